@@ -1,0 +1,16 @@
+"""aoai-fallbacks: keep LangChain and openai apps answering when Azure OpenAI says 429.
+
+Spread chat completions over several Azure OpenAI deployments: the seed recipe
+(`fallback_chain`) or the smart balancer (`balanced_chat_model`,
+`balanced_openai_client`), which skips throttled deployments until their
+Retry-After has passed and switches at once.
+"""
+
+from __future__ import annotations
+
+from aoai_fallbacks.errors import AOAIFallbacksError, ConfigError
+
+__all__ = [
+    "AOAIFallbacksError",
+    "ConfigError",
+]
