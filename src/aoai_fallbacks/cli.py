@@ -14,7 +14,9 @@ import sys
 from collections.abc import Sequence
 
 # name -> (module, one-line help)
-_COMMANDS: dict[str, tuple[str, str]] = {}
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("aoai_fallbacks._check", "validate the configuration and probe every backend"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,406 @@
+"""Validate the configuration and probe every backend with the smallest real request.
+
+Prints the backends the configuration describes, then sends each one chat
+completion with max_tokens=1, directly (not through the balancer, so a
+misconfigured backend cannot hide behind a healthy one), and reports whether it
+is reachable, whether its key is accepted, whether its deployment exists, the
+latency and the quota it has left. Every problem comes with its fix, naming the
+variable to change.
+
+Exit status: 0 when every backend is usable (a throttled one is: it serves again
+after its cooldown), 1 when at least one is not, 2 when the configuration
+cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
+
+from aoai_fallbacks.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aoai_fallbacks.config import Backend
+
+_PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What one probe learned about one backend: the rows of the report.
+
+    `auth_ok` and `deployment_found` are None when the probe never got far
+    enough to know (the endpoint was unreachable, or failed with a 5xx).
+    """
+
+    name: str
+    endpoint: str
+    deployment: str
+    priority: int
+    weight: float
+    tier: str
+    key: str
+    reachable: bool
+    auth_ok: bool | None
+    deployment_found: bool | None
+    usable: bool
+    status: int | None
+    latency_ms: float | None
+    remaining_tokens: int | None
+    remaining_requests: int | None
+    retry_after: float | None
+    note: str | None
+    """A remark on a usable backend (throttled right now, probe rejected)."""
+    fix: str | None
+    """What is wrong with an unusable backend and which variable to change."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        type=Path,
+        help="read the configuration from this file (the environment still wins); "
+        "default: ./.env when present",
+    )
+    parser.add_argument("--json", action="store_true", help="print a machine-readable report")
+    parser.add_argument(
+        "--timeout", metavar="S", type=float, default=10.0, help="seconds to wait for each probe"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    out: TextIO = sys.stdout
+    try:
+        environ = read_environment(args.env_file)
+        from aoai_fallbacks.config import load_backends
+
+        backends = load_backends(environ, dotenv=False)
+        if not backends:
+            raise ConfigError(
+                "no backend configured: set AOAI_ENDPOINT_01, AOAI_KEY_01 and AOAI_DEPLOYMENT "
+                "(in the environment or a .env file)"
+            )
+    except ConfigError as exc:
+        if args.json:
+            print(json.dumps({"ok": False, "config_error": str(exc)}), file=out)
+        else:
+            print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    if not args.json:
+        print(_table(_CONFIG_COLUMNS, [_config_row(b) for b in backends]), file=out)
+        print(f"\nprobing {len(backends)} backend(s), one 1-token request each...\n", file=out)
+    results = probe_all(backends, environ, timeout=args.timeout)
+    ok = all(r.usable for r in results)
+    if args.json:
+        report = {"ok": ok, "backends": [asdict(r) for r in results]}
+        print(json.dumps(report, indent=2), file=out)
+    else:
+        print(_table(_PROBE_COLUMNS, [_probe_row(r) for r in results]), file=out)
+        print(file=out)
+        for r in results:
+            if r.fix:
+                print(f"✗ {r.name}: {r.fix}", file=out)
+            elif r.note:
+                print(f"! {r.name}: {r.note}", file=out)
+        usable = sum(r.usable for r in results)
+        verdict = "all usable" if ok else f"{len(results) - usable} not usable"
+        print(f"{usable}/{len(results)} backends usable: {verdict}", file=out)
+    return 0 if ok else 1
+
+
+def read_environment(env_file: Path | None) -> dict[str, str]:
+    """The variables the configuration is read from: a .env file under the real environment.
+
+    Built here rather than left to `load_backends` so that the fixes can say
+    which variable is in effect (`AOAI_DEPLOYMENT_03` or the shared
+    `AOAI_DEPLOYMENT`).
+    """
+    from dotenv import dotenv_values
+
+    if env_file is not None and not env_file.is_file():
+        raise ConfigError(f"--env-file {env_file} does not exist")
+    path = env_file if env_file is not None else Path(".env")
+    from_file = dotenv_values(path) if path.is_file() else {}
+    merged = {k: v for k, v in from_file.items() if v is not None}
+    merged.update(os.environ)
+    return merged
+
+
+def probe_all(
+    backends: Sequence[Backend], environ: Mapping[str, str], *, timeout: float
+) -> list[ProbeResult]:
+    """Probe every backend at once (one thread each), results in configuration order."""
+    with ThreadPoolExecutor(max_workers=len(backends) or 1) as pool:
+        return list(pool.map(lambda b: probe(b, environ, timeout=timeout), backends))
+
+
+def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> ProbeResult:
+    """Send `backend` one chat completion with max_tokens=1 and read what its answer says."""
+    import openai
+
+    from aoai_fallbacks.retry_after import parse_retry_after
+
+    names = _Variables(backend, environ)
+    where = f"{backend.endpoint}"
+    result = _Row(backend)
+    start = time.perf_counter()
+    try:
+        client = _client(backend, timeout)
+        raw = client.chat.completions.with_raw_response.create(
+            model=backend.deployment, messages=_PROBE_MESSAGES, max_tokens=1
+        )
+    except ConfigError as exc:  # e.g. Entra ID without azure-identity installed
+        return result(reachable=False, fix=str(exc))
+    except openai.APITimeoutError:
+        return result(
+            reachable=False,
+            fix=f"{where} did not answer within {timeout:g} s: check {names.endpoint} "
+            "and the network, or raise --timeout",
+        )
+    except openai.APIConnectionError as exc:
+        return result(
+            reachable=False,
+            fix=f"{where} is unreachable ({_cause(exc)}): check {names.endpoint}",
+        )
+    except openai.APIStatusError as exc:
+        latency = (time.perf_counter() - start) * 1000
+        status = exc.status_code
+        headers = exc.response.headers
+        seen = {"status": status, "latency_ms": latency, **_remaining(headers)}
+        if status in (401, 403):
+            who = (
+                f"{names.key} is rejected"
+                if backend.api_key is not None
+                else "the Microsoft Entra ID token is rejected"
+            )
+            hint = (
+                "check the key for that resource"
+                if backend.api_key is not None
+                else f"grant your identity the 'Cognitive Services OpenAI User' role there, "
+                f"or set {names.key}"
+            )
+            return result(
+                reachable=True, auth_ok=False, fix=f"{who} by {where} ({status}): {hint}", **seen
+            )
+        if status == 404:
+            if exc.code == "DeploymentNotFound":
+                return result(
+                    reachable=True,
+                    auth_ok=True,
+                    deployment_found=False,
+                    fix=f"deployment {backend.deployment!r} does not exist on {where} (404): "
+                    f"{names.deployment_fix()}",
+                    **seen,
+                )
+            return result(
+                reachable=True,
+                fix=f"{where} has no Azure OpenAI API at this address (404): check {names.endpoint} "
+                "(it should look like https://NAME.openai.azure.com)",
+                **seen,
+            )
+        if status == 429:
+            wait = parse_retry_after(headers, now_wall=time.time())
+            after = f", retry after {wait:g} s" if wait is not None else ""
+            return result(
+                reachable=True,
+                auth_ok=True,
+                deployment_found=True,
+                usable=True,
+                retry_after=wait,
+                note=f"throttled right now (429{after}): usable, it serves again after its cooldown",
+                **seen,
+            )
+        if 400 <= status < 500:
+            return result(
+                reachable=True,
+                auth_ok=True,
+                deployment_found=True,
+                usable=True,
+                note=f"the deployment refused the 1-token probe ({status}: {exc.message}); "
+                "the key and the deployment are fine",
+                **seen,
+            )
+        return result(
+            reachable=True,
+            fix=f"{where} is failing right now ({status}): try again later, "
+            f"or check the service health of that resource",
+            **seen,
+        )
+    latency = (time.perf_counter() - start) * 1000
+    return result(
+        reachable=True,
+        auth_ok=True,
+        deployment_found=True,
+        usable=True,
+        status=raw.http_response.status_code,
+        latency_ms=latency,
+        **_remaining(raw.headers),
+    )
+
+
+class _Row:
+    """Fills a `ProbeResult` with the backend's configuration and the probe's defaults."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def __call__(self, **seen: Any) -> ProbeResult:
+        b = self._backend
+        fields: dict[str, Any] = {
+            "auth_ok": None,
+            "deployment_found": None,
+            "usable": False,
+            "status": None,
+            "latency_ms": None,
+            "remaining_tokens": None,
+            "remaining_requests": None,
+            "retry_after": None,
+            "note": None,
+            "fix": None,
+        }
+        fields.update(seen)
+        return ProbeResult(
+            name=b.name,
+            endpoint=b.endpoint,
+            deployment=b.deployment,
+            priority=b.priority,
+            weight=b.weight,
+            tier=b.tier,
+            key=mask(b.api_key),
+            **fields,
+        )
+
+
+class _Variables:
+    """The names of the variables that configure one backend, for the fixes."""
+
+    def __init__(self, backend: Backend, environ: Mapping[str, str]) -> None:
+        self._backend = backend
+        self._environ = environ
+        number = backend.name.split("-")[0]
+        self.endpoint = f"AOAI_ENDPOINT_{number}"
+        self.key = f"AOAI_KEY_{number}"
+        prefix = "AOAI_LARGE_DEPLOYMENT" if backend.tier == "large" else "AOAI_DEPLOYMENT"
+        self._own_deployment = f"{prefix}_{number}"
+        self._shared_deployment = prefix
+
+    def deployment_fix(self) -> str:
+        own, shared = self._own_deployment, self._shared_deployment
+        if own in self._environ:
+            return f"set {own} to a deployment that exists on that resource"
+        return (
+            f"set {own} to a deployment that exists on that resource "
+            f"(it uses {shared}, shared by all backends)"
+        )
+
+
+def _client(backend: Backend, timeout: float) -> Any:
+    """An `AzureOpenAI` aimed at this one backend, with no retries: one probe, one request."""
+    import openai
+
+    from aoai_fallbacks._auth import auth_headers
+
+    if backend.api_key is not None:
+        credentials: dict[str, str] = {"api_key": backend.api_key}
+    else:
+        bearer = auth_headers(backend)["Authorization"]
+        credentials = {"azure_ad_token": bearer.removeprefix("Bearer ")}
+    return openai.AzureOpenAI(
+        azure_endpoint=backend.endpoint,
+        api_version=backend.api_version,
+        max_retries=0,
+        timeout=timeout,
+        **credentials,
+    )
+
+
+def _remaining(headers: Mapping[str, str]) -> dict[str, int | None]:
+    return {
+        "remaining_tokens": _int(headers.get("x-ratelimit-remaining-tokens")),
+        "remaining_requests": _int(headers.get("x-ratelimit-remaining-requests")),
+    }
+
+
+def _int(value: str | None) -> int | None:
+    """A header's count, or None when absent, garbage or -1 (some APIs report -1 for unknown)."""
+    try:
+        number = int(value) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and number >= 0 else None
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason of a connection error, e.g. 'Connection refused'."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(exc) or type(exc).__name__
+    return text.split("] ")[-1]
+
+
+def mask(key: str | None) -> str:
+    """A key as it may be shown: its last four characters when it is long enough to spare them."""
+    if key is None:
+        return "Entra ID"
+    return f"****{key[-4:]}" if len(key) >= 16 else "****"
+
+
+_CONFIG_COLUMNS = ("name", "endpoint host", "deployment", "priority", "weight", "tier", "key")
+_PROBE_COLUMNS = (
+    "name",
+    "reachable",
+    "auth ok",
+    "deployment",
+    "status",
+    "latency",
+    "tokens left",
+    "requests left",
+)
+
+
+def _config_row(b: Backend) -> list[str]:
+    host = urlsplit(b.endpoint).netloc
+    return [b.name, host, b.deployment, str(b.priority), f"{b.weight:g}", b.tier, mask(b.api_key)]
+
+
+def _probe_row(r: ProbeResult) -> list[str]:
+    return [
+        r.name,
+        _yes_no(r.reachable),
+        _yes_no(r.auth_ok),
+        _yes_no(r.deployment_found, yes="found", no="missing"),
+        "-" if r.status is None else str(r.status),
+        "-" if r.latency_ms is None else f"{r.latency_ms:.0f} ms",
+        _count(r.remaining_tokens),
+        _count(r.remaining_requests),
+    ]
+
+
+def _yes_no(value: bool | None, *, yes: str = "yes", no: str = "no") -> str:
+    return "?" if value is None else yes if value else no
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain aligned text table: readable in a terminal, a log and a README alike."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
