@@ -1,0 +1,284 @@
+"""`Balancer`: the backends, what is known about each, and who gets the next attempt.
+
+One `Balancer` is the shared memory of every model, client and proxy built on
+it: a 429 seen by one request keeps all the others away from that backend
+until its Retry-After has passed. It does no I/O: the transport asks
+`select()` where to send an attempt, sends it, classifies the answer
+(`aoai_fallbacks.classify`) and hands the verdict to `record()`.
+
+It is shared between threads and asyncio tasks alike: one `threading.Lock`
+guards the board, held only for the few microseconds of bookkeeping and never
+across an ``await`` (the core has none). Time and randomness are injected, so
+tests drive it with `aoai_fallbacks.testing.FakeClock` and a seeded
+`random.Random`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aoai_fallbacks._clock import SYSTEM_CLOCK, Clock
+from aoai_fallbacks._health import BackendHealth, HealthSettings, State
+from aoai_fallbacks._policy import Entry, SelectionPolicy, Wait
+from aoai_fallbacks.classify import Outcome, Verdict
+from aoai_fallbacks.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aoai_fallbacks.config import Backend
+
+__all__ = ["BackendStatus", "Balancer", "Wait"]
+
+logger = logging.getLogger("aoai_fallbacks")
+
+
+@dataclass(frozen=True, slots=True)
+class BackendStatus:
+    """One backend as `Balancer.snapshot()` saw it; deliberately without its key.
+
+    `cooldown_remaining` is the time until it may be selected again, whatever
+    the reason (cooling, open circuit, quarantine); 0 when it may be now.
+    `remaining_tokens`/`remaining_requests` are the last values the backend
+    reported, however old; `quota_age` says how old (None: never reported).
+    """
+
+    name: str
+    deployment: str
+    endpoint: str
+    tier: str
+    priority: int
+    weight: float
+    state: State
+    cooldown_remaining: float
+    served: int
+    throttled: int
+    failed: int
+    rejected: int
+    remaining_tokens: int | None
+    remaining_requests: int | None
+    quota_age: float | None
+
+
+class Balancer:
+    """Backends + health board + selection policy, shared by every face.
+
+    `backends=None` reads them from the environment (`load_backends()`).
+    `wait_budget`: seconds a request may wait, in total, for a backend to
+    recover when all are unavailable (``0`` fails fast). `attempt_timeout`:
+    seconds one attempt may take (None: no limit). A 429 cools its backend
+    for its Retry-After, `default_cooldown` when it gives none, at least
+    `min_cooldown` (a ``0`` or past date must not make a request spin on the
+    backend that just refused it) and at most `max_cooldown`.
+    `failure_threshold` consecutive failures open the circuit for
+    `circuit_open_for` seconds; a misconfigured backend is quarantined for
+    `quarantine_for`. Then one probe at a time decides.
+    """
+
+    def __init__(
+        self,
+        backends: Sequence[Backend] | None = None,
+        *,
+        wait_budget: float = 30.0,
+        attempt_timeout: float | None = 60.0,
+        default_cooldown: float = 10.0,
+        max_cooldown: float = 60.0,
+        min_cooldown: float = 0.1,
+        failure_threshold: int = 3,
+        circuit_open_for: float = 30.0,
+        quarantine_for: float = 300.0,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if backends is None:
+            from aoai_fallbacks.config import load_backends
+
+            backends = load_backends()
+        self.backends: tuple[Backend, ...] = tuple(backends)
+        _check_backends(self.backends)
+        _check_number("wait_budget", wait_budget, positive=False, infinite=True)
+        if attempt_timeout is not None:
+            _check_number("attempt_timeout", attempt_timeout)
+        _check_number("default_cooldown", default_cooldown, positive=False)
+        _check_number("max_cooldown", max_cooldown)
+        _check_number("min_cooldown", min_cooldown, positive=False)
+        if not min_cooldown <= default_cooldown <= max_cooldown:
+            raise ConfigError(
+                f"Balancer: need min_cooldown <= default_cooldown <= max_cooldown, got "
+                f"{min_cooldown} <= {default_cooldown} <= {max_cooldown}"
+            )
+        if (
+            isinstance(failure_threshold, bool)
+            or not isinstance(failure_threshold, int)
+            or failure_threshold < 1
+        ):
+            raise ConfigError(
+                f"Balancer(failure_threshold={failure_threshold!r}): must be an integer >= 1"
+            )
+        _check_number("circuit_open_for", circuit_open_for)
+        _check_number("quarantine_for", quarantine_for)
+
+        self.clock: Clock = SYSTEM_CLOCK if clock is None else clock
+        self.wait_budget = float(wait_budget)
+        self.attempt_timeout = None if attempt_timeout is None else float(attempt_timeout)
+        self._settings = HealthSettings(
+            default_cooldown=float(default_cooldown),
+            max_cooldown=float(max_cooldown),
+            min_cooldown=float(min_cooldown),
+            failure_threshold=failure_threshold,
+            circuit_open_for=float(circuit_open_for),
+            quarantine_for=float(quarantine_for),
+            # A probe still unanswered after an attempt's whole timeout is lost.
+            probe_timeout=float(circuit_open_for if attempt_timeout is None else attempt_timeout),
+        )
+        self._lock = threading.Lock()
+        self._entries = {b.name: Entry(b, BackendHealth()) for b in self.backends}
+        self._policy = SelectionPolicy(
+            list(self._entries.values()), random.Random() if rng is None else rng
+        )
+
+    def select(
+        self, *, exclude: Collection[str] = (), large: bool = False, cost: int = 0
+    ) -> Backend | Wait:
+        """The backend for the next attempt, or how long until one may be available.
+
+        `exclude`: names already tried and failed in this request. `large`:
+        only the larger-model tier (after a context overflow). `cost`: the
+        request's estimated tokens, to pass over backends known to be short.
+        A half-open backend returned here is this caller's probe: report its
+        verdict with `record` (or `release` it if the attempt was abandoned).
+        """
+        with self._lock:
+            now = self.clock.monotonic()
+            choice = self._policy.choose(
+                now,
+                exclude=exclude,
+                large=large,
+                cost=cost,
+                probe_timeout=self._settings.probe_timeout,
+            )
+            probing = isinstance(choice, Entry) and choice.health.mode != "closed"
+        if isinstance(choice, Wait):
+            return choice
+        if probing:
+            logger.info("backend %s: half-open, sending one request as a probe", _label(choice))
+        return choice.backend
+
+    def record(self, backend: Backend, verdict: Verdict) -> float | None:
+        """Learn from one attempt's verdict; return the cooldown it started, in seconds.
+
+        The cooldown (None if none) is Retry-After with default, floor and cap
+        applied: what the transport's log line should say.
+        """
+        entry = self._entry(backend)
+        health = entry.health
+        with self._lock:
+            now = self.clock.monotonic()
+            was_half_open = health.half_open(now)
+            mode_before = health.mode
+            failures = health.failures + 1
+            cooldown = health.record(verdict, now, self._settings)
+            mode_after = health.mode
+        if verdict.outcome is Outcome.MISCONFIGURED:
+            logger.warning(
+                "backend %s is misconfigured (%s): quarantined for %.0f s; "
+                "check its endpoint, key and deployment name",
+                _label(entry),
+                verdict.reason,
+                self._settings.quarantine_for,
+            )
+        elif mode_after == "open" and (mode_before == "closed" or was_half_open):
+            what = "its probe failed" if was_half_open else f"{failures} failures in a row"
+            logger.warning(
+                "backend %s: circuit opened for %.0f s, %s (last: %s)",
+                _label(entry),
+                self._settings.circuit_open_for,
+                what,
+                verdict.reason,
+            )
+        elif mode_before != "closed" and mode_after == "closed":
+            logger.info("backend %s recovered (%s): circuit closed", _label(entry), verdict.reason)
+        return cooldown
+
+    def release(self, backend: Backend) -> None:
+        """Give back a selection that got no verdict (e.g. a cancelled request).
+
+        Frees a half-open backend's probe slot at once instead of after the
+        probe timeout; harmless for any other backend.
+        """
+        entry = self._entry(backend)
+        with self._lock:
+            entry.health.release_probe()
+
+    def snapshot(self) -> list[BackendStatus]:
+        """Every backend's state, cooldown, counters and last quota, in configuration order."""
+        with self._lock:
+            now = self.clock.monotonic()
+            return [
+                BackendStatus(
+                    name=b.name,
+                    deployment=b.deployment,
+                    endpoint=b.endpoint,
+                    tier=b.tier,
+                    priority=b.priority,
+                    weight=b.weight,
+                    state=h.state(now),
+                    cooldown_remaining=h.cooldown_remaining(now),
+                    served=h.served,
+                    throttled=h.throttled,
+                    failed=h.failed,
+                    rejected=h.rejected,
+                    remaining_tokens=h.remaining_tokens,
+                    remaining_requests=h.remaining_requests,
+                    quota_age=None if h.quota_seen == -math.inf else now - h.quota_seen,
+                )
+                for b, h in ((e.backend, e.health) for e in self._entries.values())
+            ]
+
+    def _entry(self, backend: Backend) -> Entry:
+        try:
+            return self._entries[backend.name]
+        except KeyError:
+            raise ValueError(f"backend {backend.name!r} is not one of this balancer's") from None
+
+    def __repr__(self) -> str:
+        names = ", ".join(_label(e) for e in self._entries.values())
+        return f"Balancer([{names}], wait_budget={self.wait_budget:g})"
+
+
+def _label(entry: Entry) -> str:
+    """How logs name a backend: ``01 (gpt-35-turbo)``; never its key."""
+    return f"{entry.backend.name} ({entry.backend.deployment})"
+
+
+def _check_number(
+    name: str, value: object, *, positive: bool = True, infinite: bool = False
+) -> None:
+    """Raise `ConfigError` unless `value` is a number > 0 (>= 0 unless `positive`)."""
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not math.isnan(value)
+        and (infinite or math.isfinite(value))
+        and (value > 0 if positive else value >= 0)
+    )
+    if not ok:
+        bound = "> 0" if positive else ">= 0"
+        raise ConfigError(f"Balancer({name}={value!r}): must be a number {bound}")
+
+
+def _check_backends(backends: Sequence[Backend]) -> None:
+    if not backends:
+        raise ConfigError("Balancer: no backends (set AOAI_ENDPOINT_01, AOAI_KEY_01, ...)")
+    seen: set[str] = set()
+    for backend in backends:
+        if backend.name in seen:
+            raise ConfigError(f"Balancer: two backends are named {backend.name!r}")
+        seen.add(backend.name)
+        weight = backend.weight
+        if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight > 0):
+            raise ConfigError(f"backend {backend.name}: weight must be a number > 0")
