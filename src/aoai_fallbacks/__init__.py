@@ -8,9 +8,11 @@ Retry-After has passed and switches at once.
 
 from __future__ import annotations
 
+from aoai_fallbacks.balancer import Balancer
 from aoai_fallbacks.errors import AOAIFallbacksError, ConfigError
 
 __all__ = [
     "AOAIFallbacksError",
+    "Balancer",
     "ConfigError",
 ]
