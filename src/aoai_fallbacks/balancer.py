@@ -21,13 +21,12 @@ import random
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from aoai_fallbacks._clock import SYSTEM_CLOCK, Clock
 from aoai_fallbacks._health import BackendHealth, HealthSettings, State
 from aoai_fallbacks._policy import Entry, SelectionPolicy, Wait
 from aoai_fallbacks.classify import Outcome, Verdict
-from aoai_fallbacks.errors import ConfigError
 
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
@@ -107,7 +106,7 @@ class Balancer:
         _check_number("max_cooldown", max_cooldown)
         _check_number("min_cooldown", min_cooldown, positive=False)
         if not min_cooldown <= default_cooldown <= max_cooldown:
-            raise ConfigError(
+            _refuse(
                 f"Balancer: need min_cooldown <= default_cooldown <= max_cooldown, got "
                 f"{min_cooldown} <= {default_cooldown} <= {max_cooldown}"
             )
@@ -116,9 +115,7 @@ class Balancer:
             or not isinstance(failure_threshold, int)
             or failure_threshold < 1
         ):
-            raise ConfigError(
-                f"Balancer(failure_threshold={failure_threshold!r}): must be an integer >= 1"
-            )
+            _refuse(f"Balancer(failure_threshold={failure_threshold!r}): must be an integer >= 1")
         _check_number("circuit_open_for", circuit_open_for)
         _check_number("quarantine_for", quarantine_for)
 
@@ -255,6 +252,18 @@ def _label(entry: Entry) -> str:
     return f"{entry.backend.name} ({entry.backend.deployment})"
 
 
+def _refuse(message: str) -> NoReturn:
+    """Raise `ConfigError` with `message`.
+
+    Imported only here, on the error path: `aoai_fallbacks.errors` also holds
+    the errors derived from openai's and so imports openai, which the core
+    must not load.
+    """
+    from aoai_fallbacks.errors import ConfigError
+
+    raise ConfigError(message)
+
+
 def _check_number(
     name: str, value: object, *, positive: bool = True, infinite: bool = False
 ) -> None:
@@ -268,17 +277,17 @@ def _check_number(
     )
     if not ok:
         bound = "> 0" if positive else ">= 0"
-        raise ConfigError(f"Balancer({name}={value!r}): must be a number {bound}")
+        _refuse(f"Balancer({name}={value!r}): must be a number {bound}")
 
 
 def _check_backends(backends: Sequence[Backend]) -> None:
     if not backends:
-        raise ConfigError("Balancer: no backends (set AOAI_ENDPOINT_01, AOAI_KEY_01, ...)")
+        _refuse("Balancer: no backends (set AOAI_ENDPOINT_01, AOAI_KEY_01, ...)")
     seen: set[str] = set()
     for backend in backends:
         if backend.name in seen:
-            raise ConfigError(f"Balancer: two backends are named {backend.name!r}")
+            _refuse(f"Balancer: two backends are named {backend.name!r}")
         seen.add(backend.name)
         weight = backend.weight
         if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight > 0):
-            raise ConfigError(f"backend {backend.name}: weight must be a number > 0")
+            _refuse(f"backend {backend.name}: weight must be a number > 0")
