@@ -1,0 +1,182 @@
+"""Circuit breaking and quarantine: open after failures, one half-open probe, close or reopen."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from aoai_fallbacks.balancer import Balancer, Wait
+from aoai_fallbacks.testing import FakeClock
+
+from ._support import SECRET, backend, failed, names, ok, pick, throttled, timeout, unauthorized
+from .conftest import MakeBalancer
+
+
+@pytest.fixture
+def balancer(make_balancer: MakeBalancer) -> Balancer:
+    return make_balancer(
+        [backend("01"), backend("02")],
+        failure_threshold=3,
+        circuit_open_for=30,
+        quarantine_for=300,
+        attempt_timeout=60,
+    )
+
+
+def state(balancer: Balancer, index: int = 0) -> str:
+    return balancer.snapshot()[index].state
+
+
+def open_circuit(balancer: Balancer) -> None:
+    first = balancer.backends[0]
+    for verdict in (failed(500), timeout(), failed(502)):
+        balancer.record(first, verdict)
+
+
+def test_circuit_opens_after_consecutive_failures(balancer: Balancer) -> None:
+    first = balancer.backends[0]
+    balancer.record(first, failed(503))
+    balancer.record(first, timeout())
+    assert state(balancer) == "available"
+    assert "01" in names(balancer)
+    balancer.record(first, failed(504))
+    assert state(balancer) == "open"
+    assert names(balancer, 300) == {"02"}
+    assert balancer.snapshot()[0].cooldown_remaining == 30.0
+
+
+def test_a_success_resets_the_failure_count(balancer: Balancer) -> None:
+    first = balancer.backends[0]
+    for verdict in (failed(), failed(), ok(), failed(), failed()):
+        balancer.record(first, verdict)
+    assert state(balancer) == "available"
+
+
+def test_half_open_lets_exactly_one_probe_through(balancer: Balancer, clock: FakeClock) -> None:
+    open_circuit(balancer)
+    clock.advance(29.9)
+    assert balancer.select(exclude={"02"}) == Wait(pytest.approx(0.1))
+    clock.advance(0.1)
+    assert state(balancer) == "half-open"
+    assert pick(balancer, exclude={"02"}) == "01"  # the probe
+    # While the probe is out, nobody else gets 01; they are told to look again soon.
+    assert names(balancer, 300) == {"02"}
+    assert balancer.select(exclude={"02"}) == Wait(0.5)
+
+
+def test_successful_probe_closes_the_circuit(balancer: Balancer, clock: FakeClock) -> None:
+    open_circuit(balancer)
+    clock.advance(30)
+    probe = balancer.select(exclude={"02"})
+    assert not isinstance(probe, Wait)
+    balancer.record(probe, ok())
+    assert state(balancer) == "available"
+    assert names(balancer, 300) == {"01", "02"}
+
+
+def test_failed_probe_reopens_for_a_full_period(balancer: Balancer, clock: FakeClock) -> None:
+    open_circuit(balancer)
+    clock.advance(30)
+    probe = balancer.select(exclude={"02"})
+    assert not isinstance(probe, Wait)
+    clock.advance(2)
+    balancer.record(probe, timeout())
+    assert state(balancer) == "open"
+    assert balancer.select(exclude={"02"}) == Wait(30.0)
+    clock.advance(30)
+    assert pick(balancer, exclude={"02"}) == "01"
+
+
+def test_throttled_probe_closes_the_circuit_and_cools(
+    balancer: Balancer, clock: FakeClock
+) -> None:
+    open_circuit(balancer)
+    clock.advance(30)
+    probe = balancer.select(exclude={"02"})
+    assert not isinstance(probe, Wait)
+    balancer.record(probe, throttled(retry_after="5"))
+    assert state(balancer) == "cooling"
+    clock.advance(5)
+    assert state(balancer) == "available"
+    assert names(balancer, 300) == {"01", "02"}
+
+
+def test_a_lost_probe_is_replaced_after_the_attempt_timeout(
+    balancer: Balancer, clock: FakeClock
+) -> None:
+    open_circuit(balancer)
+    clock.advance(30)
+    assert pick(balancer, exclude={"02"}) == "01"  # this caller never reports back
+    clock.advance(59.9)
+    assert balancer.select(exclude={"02"}) == Wait(pytest.approx(0.1))
+    clock.advance(0.1)
+    assert pick(balancer, exclude={"02"}) == "01"
+
+
+def test_release_frees_the_probe_at_once(balancer: Balancer, clock: FakeClock) -> None:
+    open_circuit(balancer)
+    clock.advance(30)
+    probe = balancer.select(exclude={"02"})
+    assert not isinstance(probe, Wait)
+    balancer.release(probe)
+    assert pick(balancer, exclude={"02"}) == "01"
+
+
+def test_a_straggler_failure_does_not_extend_an_open_circuit(
+    balancer: Balancer, clock: FakeClock
+) -> None:
+    open_circuit(balancer)
+    clock.advance(10)
+    balancer.record(balancer.backends[0], failed(500))  # sent before the circuit opened
+    assert balancer.select(exclude={"02"}) == Wait(20.0)
+
+
+def test_misconfigured_backend_is_quarantined_at_once_and_loudly(
+    balancer: Balancer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="aoai_fallbacks"):
+        balancer.record(balancer.backends[0], unauthorized())
+    assert state(balancer) == "quarantined"
+    assert names(balancer, 300) == {"02"}
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "backend 01 (gpt-35-turbo) is misconfigured (401)" in warning.getMessage()
+    assert SECRET not in caplog.text
+    clock.advance(299)
+    assert balancer.select(exclude={"02"}) == Wait(1.0)
+
+
+def test_quarantine_ends_with_a_single_probe(balancer: Balancer, clock: FakeClock) -> None:
+    first = balancer.backends[0]
+    balancer.record(first, unauthorized())
+    clock.advance(300)
+    assert state(balancer) == "half-open"
+    assert pick(balancer, exclude={"02"}) == "01"
+    assert names(balancer, 100) == {"02"}
+    balancer.record(first, unauthorized())  # still misconfigured
+    assert state(balancer) == "quarantined"
+    clock.advance(300)
+    assert pick(balancer, exclude={"02"}) == "01"
+    balancer.record(first, ok())  # fixed meanwhile
+    assert state(balancer) == "available"
+    assert names(balancer, 300) == {"01", "02"}
+
+
+def test_state_changes_are_logged(
+    balancer: Balancer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="aoai_fallbacks"):
+        open_circuit(balancer)
+        clock.advance(30)
+        probe = balancer.select(exclude={"02"})
+        assert not isinstance(probe, Wait)
+        balancer.record(probe, ok())
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert messages == [
+        (
+            "WARNING",
+            "backend 01 (gpt-35-turbo): circuit opened for 30 s, 3 failures in a row (last: 502)",
+        ),
+        ("INFO", "backend 01 (gpt-35-turbo): half-open, sending one request as a probe"),
+        ("INFO", "backend 01 (gpt-35-turbo) recovered (200): circuit closed"),
+    ]
