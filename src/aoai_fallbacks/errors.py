@@ -5,7 +5,22 @@ Messages name the variable or backend at fault and never contain a key.
 
 from __future__ import annotations
 
-__all__ = ["AOAIFallbacksError", "ConfigError"]
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, cast
+
+import openai
+
+from aoai_fallbacks._http import httpx
+
+__all__ = [
+    "AOAIFallbacksError",
+    "Attempt",
+    "ConfigError",
+    "NoBackendAvailableError",
+    "StreamInterruptedError",
+]
 
 
 class AOAIFallbacksError(Exception):
@@ -18,3 +33,98 @@ class ConfigError(AOAIFallbacksError, ValueError):
     The message names the variable to fix, e.g.
     ``AOAI_KEY_03 is set but AOAI_ENDPOINT_03 is not``.
     """
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try of one request on one backend, as `NoBackendAvailableError` reports it.
+
+    `outcome` is the classification's value (``"throttled"``, ``"failed"``,
+    ``"misconfigured"``...), `reason` the short cause (``"429"``,
+    ``"timeout"``, ``"DeploymentNotFound"``), `status` the HTTP status if the
+    backend answered at all.
+    """
+
+    backend: str
+    outcome: str
+    reason: str
+    status: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.outcome} ({self.reason})"
+
+
+class NoBackendAvailableError(AOAIFallbacksError, openai.RateLimitError):
+    """Every backend is throttled, failing or misconfigured, and waiting longer is not allowed.
+
+    A subclass of `openai.RateLimitError` so code that already handles
+    Azure's 429 keeps working: it carries a synthetic 429 response whose
+    ``retry-after`` / ``retry-after-ms`` headers say when a backend should be
+    free again and whose JSON body lists the attempts. `retry_after` is that
+    time in seconds (None: no backend is expected to recover on its own);
+    `attempts` every try of this request, in order.
+
+    langchain-openai re-raises an `openai.RateLimitError` as its own
+    ``OpenAIRateLimitError`` (also an `openai.RateLimitError`) with this error
+    as ``__cause__``: `NoBackendAvailableError.find(exc)` recovers it.
+    """
+
+    retry_after: float | None
+    attempts: tuple[Attempt, ...]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: httpx.Request,
+        retry_after: float | None,
+        attempts: Sequence[Attempt] = (),
+    ) -> None:
+        self.retry_after = retry_after
+        self.attempts = tuple(attempts)
+        body = {
+            "error": {
+                "code": "NoBackendAvailable",
+                "message": message,
+                "retry_after": retry_after,
+                "attempts": [asdict(a) for a in self.attempts],
+            }
+        }
+        headers = {}
+        if retry_after is not None:
+            headers["retry-after"] = str(math.ceil(retry_after))
+            headers["retry-after-ms"] = str(math.ceil(retry_after * 1000))
+        response = httpx.Response(429, headers=headers, json=body, request=request)
+        # openai's annotations name httpx2; `httpx` here is the SDK's own flavour at run time.
+        super().__init__(message, response=cast(Any, response), body=body)
+
+    @classmethod
+    def find(cls, error: BaseException | None) -> NoBackendAvailableError | None:
+        """This error inside `error`'s cause/context chain (or `error` itself), if there.
+
+        For callers above a wrapper, e.g. a LangChain user catching
+        ``openai.RateLimitError`` who wants `retry_after` and `attempts`.
+        """
+        seen: set[int] = set()
+        while error is not None and id(error) not in seen:
+            if isinstance(error, cls):
+                return error
+            seen.add(id(error))
+            error = error.__cause__ or error.__context__
+        return None
+
+
+class StreamInterruptedError(AOAIFallbacksError, openai.APIConnectionError):
+    """A streamed answer broke after it had started; the message names the backend.
+
+    It is never retried on another backend: part of the answer was already
+    delivered, and a second answer would not continue the first. The backend
+    is recorded as failed and cooled down, so the next requests avoid it.
+    """
+
+    backend: str
+    """The name of the backend whose stream broke."""
+
+    def __init__(self, message: str, *, backend: str, request: httpx.Request) -> None:
+        self.backend = backend
+        super().__init__(message=message, request=cast(Any, request))

@@ -1,0 +1,130 @@
+"""Turn the request the SDK built into the request one backend must receive.
+
+The SDK is given a placeholder endpoint and key; the transport decides per
+attempt where the request goes. For each attempt it points the request at
+the backend's endpoint, names the backend's deployment (the
+``/openai/deployments/{deployment}/`` path segment, or ``model`` in the JSON
+body for the ``/openai/v1/`` API), sets the backend's ``api-version`` and
+replaces the credentials. Everything else (headers, body, extensions) is kept
+as the SDK built it.
+
+This runs on every attempt of every request, so it touches the body only
+when it must (the v1 API) and parses each endpoint once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from aoai_fallbacks._http import httpx
+
+if TYPE_CHECKING:
+    from aoai_fallbacks.config import Backend
+
+__all__ = ["estimate_tokens", "is_event_stream", "rewrite"]
+
+_DEPLOYMENT = re.compile(r"^(/openai/deployments/)[^/]+(/.*)?$")
+_V1 = "/openai/v1/"
+_MAX_TOKENS = re.compile(rb'"max_(?:completion_)?tokens"\s*:\s*(\d{1,9})')
+_CHARS_PER_TOKEN = 4
+# Replaced per attempt: where the request goes, who it is from, how long it is.
+_DROPPED = frozenset({b"host", b"api-key", b"authorization"})
+_DROPPED_WITH_BODY = _DROPPED | {b"content-length"}
+_TIMEOUT_KEYS = ("connect", "read", "write", "pool")
+
+
+@functools.lru_cache(maxsize=256)
+def _endpoint(endpoint: str) -> tuple[httpx.URL, str]:
+    """The endpoint as a URL, and its path prefix without a trailing slash (cached)."""
+    url = httpx.URL(endpoint)
+    return url, url.path.rstrip("/")
+
+
+def _openai_path(path: str) -> str:
+    """The path from its ``/openai/`` segment on: what follows any endpoint's own prefix."""
+    start = path.find("/openai/")
+    return path[start:] if start >= 0 else path
+
+
+def _with_model(content: bytes, model: str) -> bytes:
+    """The JSON body with ``model`` set; a body that is not a JSON object is left alone."""
+    try:
+        document = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(document, dict):
+        return content
+    document["model"] = model
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _attempt_timeout(timeout: object, limit: float | None) -> object:
+    """The request's httpx timeout extension, no field longer than `limit` seconds."""
+    if limit is None:
+        return timeout
+    if not isinstance(timeout, Mapping):
+        return dict.fromkeys(_TIMEOUT_KEYS, limit)
+    return {
+        key: limit if timeout.get(key) is None else min(timeout[key], limit)
+        for key in _TIMEOUT_KEYS
+    }
+
+
+def rewrite(
+    request: httpx.Request,
+    backend: Backend,
+    auth: Mapping[str, str],
+    *,
+    attempt_timeout: float | None = None,
+) -> httpx.Request:
+    """`request` as `backend` must receive it, with the credentials in `auth`.
+
+    `request`'s body must already be read (`request.read()`): it is sent
+    again on every attempt. `attempt_timeout` caps each phase of the httpx
+    timeout (connect, read, write, pool) for this attempt.
+    """
+    base, prefix = _endpoint(backend.endpoint)
+    path = _openai_path(request.url.path)
+    content = request.content
+    query = request.url.query
+    dropped = _DROPPED
+    match = _DEPLOYMENT.match(path)
+    if match is not None:
+        path = f"{match.group(1)}{backend.deployment}{match.group(2) or ''}"
+    if path.startswith(_V1):
+        if content:
+            content = _with_model(content, backend.deployment)
+            dropped = _DROPPED_WITH_BODY
+        url = base.copy_with(path=prefix + path, query=query)
+    else:
+        url = base.copy_with(path=prefix + path, query=query).copy_set_param(
+            "api-version", backend.api_version
+        )
+    headers = [(k, v) for k, v in request.headers.raw if k.lower() not in dropped]
+    headers.extend((k.encode("ascii"), v.encode("ascii")) for k, v in auth.items())
+    extensions = dict(request.extensions)
+    extensions["timeout"] = _attempt_timeout(extensions.get("timeout"), attempt_timeout)
+    return httpx.Request(
+        request.method, url, headers=headers, content=content, extensions=extensions
+    )
+
+
+def estimate_tokens(content: bytes) -> int:
+    """A cheap upper-bound guess of what Azure charges for this request, in tokens.
+
+    Azure charges a request on arrival: prompt tokens plus ``max_tokens``. The
+    body's length over four stands in for the prompt (JSON punctuation makes
+    it an overestimate) so the body need not be parsed.
+    """
+    match = _MAX_TOKENS.search(content)
+    return len(content) // _CHARS_PER_TOKEN + (int(match.group(1)) if match else 0)
+
+
+def is_event_stream(headers: httpx.Headers) -> bool:
+    """Whether an answer is server-sent events (a streamed completion)."""
+    content_type: str = headers.get("content-type", "")
+    return content_type.startswith("text/event-stream")
