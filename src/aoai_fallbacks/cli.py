@@ -16,6 +16,10 @@ from collections.abc import Sequence
 # name -> (module, one-line help)
 _COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("aoai_fallbacks._check", "validate the configuration and probe every backend"),
+    "emulate": (
+        "aoai_fallbacks.emulator._cli",
+        "run local Azure OpenAI resources that throttle and fail on demand",
+    ),
 }
 
 

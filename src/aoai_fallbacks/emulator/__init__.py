@@ -1,0 +1,34 @@
+"""A faithful local Azure OpenAI: chat completions, quotas, errors and faults on loopback.
+
+Tests, demos and benchmarks run against it over real HTTP instead of mocking the
+SDK, because what this library must get right is exactly how Azure answers:
+429 with `retry-after`, quota headers, 5xx, wrong keys, missing deployments,
+prompts too long, streams that break. Needs the `server` extra.
+
+    with run_emulator(resources=3, deployments=[DeploymentConfig("gpt-35-turbo", tpm=1000)],
+                      clock=FakeClock()) as emu:
+        client = openai.AzureOpenAI(azure_endpoint=emu.resources[0].endpoint,
+                                    api_key=emu.resources[0].key, api_version="2024-06-01",
+                                    max_retries=0)
+
+A prompt containing `CONTENT_FILTER_TRIGGER` is refused with Azure's 400
+`content_filter` answer.
+"""
+
+from __future__ import annotations
+
+from aoai_fallbacks.emulator._deployment import DeploymentConfig, DeploymentStats
+from aoai_fallbacks.emulator._emulator import Emulator, run_emulator
+from aoai_fallbacks.emulator._faults import Faults
+from aoai_fallbacks.emulator._resource import Resource
+from aoai_fallbacks.emulator._wire import CONTENT_FILTER_TRIGGER
+
+__all__ = [
+    "CONTENT_FILTER_TRIGGER",
+    "DeploymentConfig",
+    "DeploymentStats",
+    "Emulator",
+    "Faults",
+    "Resource",
+    "run_emulator",
+]

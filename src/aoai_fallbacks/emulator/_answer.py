@@ -1,0 +1,190 @@
+"""Build a chat completion for a request: as one JSON body, or as the chunks of a stream.
+
+The shapes follow Azure OpenAI's answers: `prompt_filter_results` on the
+completion (and alone on a stream's first chunk), `content_filter_results` per
+choice, `usage`, and the stream's final usage chunk when
+`stream_options.include_usage` asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from aoai_fallbacks.emulator._content import (
+    answer_text,
+    new_id,
+    schema_instance,
+    tool_to_call,
+)
+from aoai_fallbacks.emulator._request import ChatRequest
+from aoai_fallbacks.emulator._tokens import text_tokens
+from aoai_fallbacks.emulator._wire import filter_results
+
+SYSTEM_FINGERPRINT = "fp_emulator"
+
+
+@dataclass(frozen=True)
+class Choice:
+    content: str | None
+    tool_call: dict[str, Any] | None
+    finish_reason: str
+
+    @property
+    def tokens(self) -> int:
+        if self.tool_call is not None:
+            function = self.tool_call["function"]
+            return text_tokens(function["name"]) + text_tokens(function["arguments"])
+        return text_tokens(self.content or "")
+
+
+def choose(request: ChatRequest, rng: random.Random) -> Choice:
+    """One choice's content: a tool call, JSON for a response format, or prose."""
+    function = tool_to_call(request.tools, request.tool_choice, request.messages)
+    if function is not None:
+        arguments = schema_instance(function.get("parameters") or {"type": "object"}, rng)
+        call = {
+            "id": new_id(rng, "call_")[:29],
+            "type": "function",
+            "function": {"name": function["name"], "arguments": json.dumps(arguments)},
+        }
+        return Choice(content=None, tool_call=call, finish_reason="tool_calls")
+    fmt = request.response_format or {}
+    if fmt.get("type") == "json_schema":
+        schema = fmt["json_schema"].get("schema") or {"type": "object"}
+        return Choice(json.dumps(schema_instance(schema, rng)), None, "stop")
+    text, finish_reason = answer_text(rng, request.max_tokens)
+    if fmt.get("type") == "json_object":
+        return Choice(json.dumps({"answer": text}), None, "stop")
+    return Choice(text, None, finish_reason)
+
+
+def _prompt_filter() -> list[dict[str, Any]]:
+    return [{"prompt_index": 0, "content_filter_results": filter_results()}]
+
+
+def _usage(prompt_tokens: int, choices: list[Choice]) -> dict[str, int]:
+    completion = sum(choice.tokens for choice in choices)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": prompt_tokens + completion,
+    }
+
+
+def _message(choice: Choice) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": choice.content, "refusal": None}
+    if choice.tool_call is not None:
+        message["tool_calls"] = [choice.tool_call]
+    return message
+
+
+def completion(
+    *, completion_id: str, created: int, model: str, prompt_tokens: int, choices: list[Choice]
+) -> dict[str, Any]:
+    """The body of a non-streamed answer."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+        "prompt_filter_results": _prompt_filter(),
+        "choices": [
+            {
+                "index": index,
+                "finish_reason": choice.finish_reason,
+                "logprobs": None,
+                "message": _message(choice),
+                "content_filter_results": filter_results(),
+            }
+            for index, choice in enumerate(choices)
+        ],
+        "usage": _usage(prompt_tokens, choices),
+    }
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """Split text into word-sized deltas, each keeping its leading space."""
+    start = 0
+    for position in range(1, len(text)):
+        if text[position] == " ":
+            yield text[start:position]
+            start = position
+    yield text[start:]
+
+
+def stream_chunks(
+    *,
+    completion_id: str,
+    created: int,
+    model: str,
+    prompt_tokens: int,
+    choices: list[Choice],
+    include_usage: bool,
+) -> Iterator[dict[str, Any]]:
+    """The chunks of a streamed answer, in order, before `data: [DONE]`."""
+    yield {
+        "id": "",
+        "object": "",
+        "created": 0,
+        "model": "",
+        "choices": [],
+        "prompt_filter_results": _prompt_filter(),
+    }
+    base: dict[str, Any] = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+    }
+    if include_usage:
+        base["usage"] = None
+
+    def chunk(
+        index: int, delta: dict[str, Any], finish_reason: str | None = None
+    ) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "index": index,
+            "delta": delta,
+            "finish_reason": finish_reason,
+            "logprobs": None,
+        }
+        if finish_reason is None and delta.get("content"):
+            entry["content_filter_results"] = filter_results()
+        return {**base, "choices": [entry]}
+
+    for index, choice in enumerate(choices):
+        if choice.tool_call is not None:
+            function = choice.tool_call["function"]
+            yield chunk(
+                index,
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "refusal": None,
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": choice.tool_call["id"],
+                            "type": "function",
+                            "function": {"name": function["name"], "arguments": ""},
+                        }
+                    ],
+                },
+            )
+            for piece in _pieces(function["arguments"]):
+                yield chunk(
+                    index, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+                )
+        else:
+            yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
+            for piece in _pieces(choice.content or ""):
+                yield chunk(index, {"content": piece})
+        yield chunk(index, {}, choice.finish_reason)
+    if include_usage:
+        yield {**base, "choices": [], "usage": _usage(prompt_tokens, choices)}

@@ -1,0 +1,372 @@
+"""The ASGI app of one emulated resource: Azure OpenAI's chat-completions protocol plus an admin route.
+
+Per request, in the order the service applies them: the key (401), the
+`api-version` of a classic path (404 "Resource not found", as Azure answers),
+the body (413, 400), the deployment (404 `DeploymentNotFound`), the
+parameters (400); then the deployment's faults (latency, outage, hang, error
+rate), the content filter (400), the context window (400
+`context_length_exceeded`) and the quota (429), and finally the answer. A
+request is charged on the quota only when it passes everything before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from aoai_fallbacks.emulator import _wire as wire
+from aoai_fallbacks.emulator._answer import choose, completion, stream_chunks
+from aoai_fallbacks.emulator._content import new_id
+from aoai_fallbacks.emulator._deployment import Deployment
+from aoai_fallbacks.emulator._faults import roll_error
+from aoai_fallbacks.emulator._request import ChatRequest, InvalidRequest, parse_chat_request
+from aoai_fallbacks.emulator._resource import Resource
+from aoai_fallbacks.emulator._tokens import prompt_tokens
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Bodies above this are answered 413."""
+
+V1_API_VERSION = "v1"
+
+
+class StreamCut(Exception):
+    """Raised inside a stream to make the server drop the connection mid-answer."""
+
+
+class _QuietStreamCuts(logging.Filter):
+    """Keep the server's error log free of the tracebacks of deliberately cut streams."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, StreamCut):
+                return False
+            group = getattr(exc, "exceptions", None)
+            exc = group[0] if group else exc.__cause__ or exc.__context__
+        return True
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietStreamCuts())
+
+
+@dataclass
+class _Call:
+    """What is known about one request as it moves through the checks."""
+
+    resource: Resource
+    request_id: str
+    deployment_name: str | None = None
+    deployment: Deployment | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {wire.REQUEST_ID: self.request_id}
+        if self.deployment is not None:
+            requests, tokens = self.deployment.quota.remaining()
+            headers[wire.REMAINING_REQUESTS] = str(requests)
+            headers[wire.REMAINING_TOKENS] = str(tokens)
+        return headers
+
+    def answer(
+        self, outcome: str, status_body: tuple[int, dict[str, Any]], **headers: str
+    ) -> JSONResponse:
+        if self.deployment_name is not None:
+            self.resource.counters.count(self.deployment_name, outcome)
+        status, body = status_body
+        return JSONResponse(body, status_code=status, headers={**self.headers(), **headers})
+
+
+class _Rejected(Exception):
+    def __init__(self, status_body: tuple[int, dict[str, Any]]) -> None:
+        super().__init__(status_body[0])
+        self.status_body = status_body
+
+
+def _authorized(request: Request, key: str) -> bool:
+    given = request.headers.get("api-key")
+    if given is None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        given = token if scheme.lower() == "bearer" else None
+    return given == key
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, or 413 once it passes `MAX_BODY_BYTES` (the rest is drained, not kept)."""
+    declared = request.headers.get("content-length", "")
+    too_big = declared.isdigit() and int(declared) > MAX_BODY_BYTES
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        too_big = too_big or size > MAX_BODY_BYTES
+        if not too_big:
+            chunks.append(chunk)
+    if too_big:
+        raise _Rejected(wire.too_large(MAX_BODY_BYTES))
+    return b"".join(chunks)
+
+
+def _decode(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise _Rejected(wire.bad_json()) from None
+
+
+def _content_rngs(
+    resource: Resource, deployment: Deployment, request: ChatRequest
+) -> list[random.Random]:
+    """One generator per choice: fixed by the prompt at temperature 0 or with a `seed`,
+    else drawn from the deployment's seeded generator, so answers vary call to call
+    yet repeat run to run."""
+    if request.temperature == 0 or request.seed is not None:
+        key = json.dumps(
+            [resource.seed, deployment.config.name, request.body.get("messages"), request.seed],
+            sort_keys=True,
+            default=str,
+        )
+        same = request.temperature == 0
+        return [random.Random(f"{key}:{0 if same else i}") for i in range(request.n)]
+    return [random.Random(deployment.rng.getrandbits(64)) for _ in range(request.n)]
+
+
+def _mentions_filter_trigger(request: ChatRequest) -> bool:
+    return wire.CONTENT_FILTER_TRIGGER in json.dumps(request.messages)
+
+
+async def _wait_for_disconnect(request: Request, resource: Resource) -> None:
+    """Hold the request until the client gives up (or the emulator stops)."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    waiters = {
+        asyncio.ensure_future(disconnected()),
+        asyncio.ensure_future(resource.closing.wait()),
+    }
+    _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+
+
+async def _chat(request: Request, resource: Resource, *, v1: bool) -> Response:
+    call = _Call(resource, request_id=str(new_id(resource.ids, "")))
+    if not v1:
+        call.deployment_name = request.path_params["deployment"]
+    try:
+        if not _authorized(request, resource.key):
+            raise _Rejected(wire.unauthorized())
+        api_version = request.query_params.get("api-version")
+        if not v1 and not api_version:
+            raise _Rejected(wire.resource_not_found())
+        body = _decode(await _read_body(request))
+        if v1:
+            model = body.get("model") if isinstance(body, dict) else None
+            if not isinstance(model, str) or not model:
+                raise _Rejected(
+                    wire.invalid_request(
+                        "Missing required parameter: 'model'.",
+                        param="model",
+                        code="missing_required_parameter",
+                    )
+                )
+            call.deployment_name = model
+        call.deployment = resource.deployments.get(call.deployment_name or "")
+        if call.deployment is None:
+            raise _Rejected(wire.deployment_not_found())
+        try:
+            chat = parse_chat_request(body)
+        except InvalidRequest as invalid:
+            raise _Rejected(
+                wire.invalid_request(invalid.message, param=invalid.param, code=invalid.code)
+            ) from None
+    except _Rejected as rejected:
+        return call.answer("rejected", rejected.status_body)
+    return await _serve(request, call, call.deployment, chat, api_version or V1_API_VERSION)
+
+
+async def _serve(
+    request: Request, call: _Call, deployment: Deployment, chat: ChatRequest, api_version: str
+) -> Response:
+    faults = deployment.faults
+    if faults.latency:
+        await asyncio.sleep(faults.latency)
+    if faults.outage:
+        return call.answer("failed", wire.server_error(503))
+    if faults.hang:
+        call.resource.counters.count(deployment.config.name, "failed")
+        await _wait_for_disconnect(request, call.resource)
+        status, body = wire.server_error(503)  # read by no one unless the emulator is stopping
+        return JSONResponse(body, status_code=status, headers=call.headers())
+    if roll_error(faults, deployment.rng):
+        return call.answer("failed", wire.server_error(faults.error_status))
+    if _mentions_filter_trigger(chat):
+        return call.answer("rejected", wire.content_filtered())
+    config = deployment.config
+    prompt = prompt_tokens(chat.body)
+    if prompt > config.context_window or (
+        chat.max_tokens is not None and prompt + chat.max_tokens > config.context_window
+    ):
+        return call.answer(
+            "rejected",
+            wire.context_length_exceeded(config.context_window, prompt, chat.max_tokens),
+        )
+    completion_budget = chat.max_tokens
+    if completion_budget is None:
+        completion_budget = config.default_max_tokens
+    if completion_budget is None:
+        completion_budget = config.context_window - prompt
+    admission = deployment.quota.admit(prompt + completion_budget * chat.n)
+    if not admission.admitted:
+        assert admission.limit is not None
+        retry = {} if faults.omit_retry_after else wire.retry_after_headers(admission.retry_after)
+        return call.answer(
+            "throttled",
+            wire.rate_limited(api_version, admission.limit, admission.retry_after),
+            **retry,
+        )
+    choices = [choose(chat, rng) for rng in _content_rngs(call.resource, deployment, chat)]
+    completion_id = new_id(call.resource.ids, "chatcmpl-")[:38]
+    created = int(time.time())
+    if not chat.stream:
+        call.resource.counters.count(config.name, "served")
+        body = completion(
+            completion_id=completion_id,
+            created=created,
+            model=config.model_name,
+            prompt_tokens=prompt,
+            choices=choices,
+        )
+        return JSONResponse(body, headers=call.headers())
+    chunks = list(
+        stream_chunks(
+            completion_id=completion_id,
+            created=created,
+            model=config.model_name,
+            prompt_tokens=prompt,
+            choices=choices,
+            include_usage=chat.include_usage,
+        )
+    )
+    cut = faults.drop_after_chunks is not None and faults.drop_after_chunks <= len(chunks)
+    call.resource.counters.count(config.name, "failed" if cut else "served")
+    events = _stream(chunks, ttft=faults.ttft, drop_after=faults.drop_after_chunks)
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={**call.headers(), "cache-control": "no-cache"},
+    )
+
+
+async def _stream(
+    chunks: list[dict[str, Any]], *, ttft: float, drop_after: int | None
+) -> AsyncIterator[bytes]:
+    if ttft:
+        await asyncio.sleep(ttft)
+    for sent, chunk in enumerate(chunks):
+        if sent == drop_after:
+            raise StreamCut(f"stream cut after {sent} chunks")
+        yield wire.sse(chunk)
+    if drop_after == len(chunks):
+        raise StreamCut(f"stream cut after {drop_after} chunks, before [DONE]")
+    yield wire.sse("[DONE]")
+
+
+# The admin route: change faults, read counts and reset while the emulator runs.
+
+
+def _admin_deployment(request: Request, resource: Resource) -> Deployment:
+    if not _authorized(request, resource.key):
+        raise _Rejected(wire.unauthorized())
+    deployment = resource.deployments.get(request.path_params.get("deployment", ""))
+    if deployment is None:
+        raise _Rejected(wire.deployment_not_found())
+    return deployment
+
+
+async def _admin_faults(request: Request, resource: Resource) -> Response:
+    deployment = _admin_deployment(request, resource)
+    if request.method == "POST":
+        changes = _decode(await _read_body(request))
+        if not isinstance(changes, dict):
+            raise _Rejected(wire.bad_json())
+        try:
+            deployment.set_faults(**changes)
+        except (TypeError, ValueError) as problem:
+            raise _Rejected(wire.invalid_request(str(problem), code="invalid_value")) from None
+    return JSONResponse(deployment.faults.as_dict())
+
+
+async def _admin_stats(request: Request, resource: Resource) -> Response:
+    deployment = _admin_deployment(request, resource)
+    stats = resource.stats(deployment.config.name)
+    return JSONResponse({name: getattr(stats, name) for name in stats.__dataclass_fields__})
+
+
+async def _admin_reset(request: Request, resource: Resource) -> Response:
+    if not _authorized(request, resource.key):
+        raise _Rejected(wire.unauthorized())
+    resource.reset()
+    return Response(status_code=204)
+
+
+def build_app(resource: Resource) -> Starlette:
+    """The Starlette app serving `resource`."""
+
+    def bind(handler: Any, **options: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            try:
+                response: Response = await handler(request, resource, **options)
+            except _Rejected as rejected:
+                status, body = rejected.status_body
+                headers = {wire.REQUEST_ID: new_id(resource.ids, "")}
+                return JSONResponse(body, status_code=status, headers=headers)
+            return response
+
+        return endpoint
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status, body = wire.resource_not_found()
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            status, body = 405, {"error": {"code": "405", "message": "Method not allowed"}}
+        return JSONResponse(
+            body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")}
+        )
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        status, body = wire.server_error(500)
+        return JSONResponse(
+            body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")}
+        )
+
+    routes = [
+        Route(
+            "/openai/deployments/{deployment}/chat/completions",
+            bind(_chat, v1=False),
+            methods=["POST"],
+        ),
+        Route("/openai/v1/chat/completions", bind(_chat, v1=True), methods=["POST"]),
+        Route(
+            "/emulator/deployments/{deployment}/faults",
+            bind(_admin_faults),
+            methods=["GET", "POST"],
+        ),
+        Route("/emulator/deployments/{deployment}/stats", bind(_admin_stats), methods=["GET"]),
+        Route("/emulator/reset", bind(_admin_reset), methods=["POST"]),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: not_found, 405: not_found, Exception: server_error},
+    )

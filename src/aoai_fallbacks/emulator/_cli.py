@@ -1,0 +1,196 @@
+"""Run local Azure OpenAI resources to test an app against throttling, without spending quota.
+
+Starts --resources emulated resources on 127.0.0.1, each with every
+--deployment, enforcing Azure's quotas (tokens and requests per minute over
+sliding windows, 429 with retry-after) and context windows, and optionally
+misbehaving (the fault flags). Prints each endpoint and a ready-to-paste .env
+block, then serves until Ctrl-C (or for --duration seconds).
+
+A prompt containing EMULATOR_CONTENT_FILTER is refused with Azure's 400
+content_filter answer. While it runs, each resource's admin route changes
+faults and reads counts (same api-key header as the chat calls):
+  GET/POST {endpoint}/emulator/deployments/{deployment}/faults   e.g. {"outage": true}
+  GET      {endpoint}/emulator/deployments/{deployment}/stats
+  POST     {endpoint}/emulator/reset
+
+example:
+  aoai-fallbacks emulate --resources 3 --deployment gpt-35-turbo --tpm 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from contextlib import ExitStack, suppress
+
+DEFAULT_DEPLOYMENT = "gpt-35-turbo"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative, not {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"is a share between 0 and 1, not {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resources", metavar="N", type=_positive_int, default=1, help="resources to start"
+    )
+    parser.add_argument(
+        "--deployment",
+        metavar="NAME",
+        action="append",
+        help=f"a deployment on every resource; repeat for several (default: {DEFAULT_DEPLOYMENT})",
+    )
+    parser.add_argument(
+        "--tpm", metavar="N", type=int, default=10_000, help="tokens per minute per deployment"
+    )
+    parser.add_argument(
+        "--rpm",
+        metavar="N",
+        type=int,
+        help="requests per minute per deployment (default: 6 per 1,000 TPM)",
+    )
+    parser.add_argument(
+        "--context-window",
+        metavar="TOKENS",
+        type=_positive_int,
+        default=8_192,
+        help="largest prompt plus max_tokens a deployment accepts",
+    )
+    parser.add_argument(
+        "--port",
+        metavar="PORT",
+        type=int,
+        help="port of resource 01; the others take the next ones (default: free ports)",
+    )
+    parser.add_argument(
+        "--key",
+        metavar="KEY",
+        action="append",
+        help="api-key: once for every resource, or once per resource (default: random keys)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    parser.add_argument(
+        "--duration",
+        metavar="SECONDS",
+        type=_non_negative_float,
+        help="stop after this many seconds (default: run until Ctrl-C)",
+    )
+    faults = parser.add_argument_group(
+        "faults", "misbehaviour of every deployment (or only on the --faulty resources)"
+    )
+    faults.add_argument(
+        "--latency",
+        metavar="SECONDS",
+        type=_non_negative_float,
+        default=0.0,
+        help="delay before each answer",
+    )
+    faults.add_argument(
+        "--ttft",
+        metavar="SECONDS",
+        type=_non_negative_float,
+        default=0.0,
+        help="delay before a stream's first chunk",
+    )
+    faults.add_argument(
+        "--error-rate",
+        metavar="SHARE",
+        type=_share,
+        default=0.0,
+        help="share of requests (0 to 1) answered with --error-status",
+    )
+    faults.add_argument(
+        "--error-status", type=int, choices=(500, 503), default=500, help="status of those errors"
+    )
+    faults.add_argument("--hang", action="store_true", help="never answer: clients must time out")
+    faults.add_argument(
+        "--drop-after-chunks",
+        metavar="K",
+        type=int,
+        help="cut every stream's connection after K chunks",
+    )
+    faults.add_argument(
+        "--omit-retry-after",
+        action="store_true",
+        help="answer 429s without retry-after / retry-after-ms headers",
+    )
+    faults.add_argument(
+        "--outage", action="store_true", help="answer every request 503 (a full outage)"
+    )
+    faults.add_argument(
+        "--faulty",
+        metavar="NN",
+        action="append",
+        help="apply the faults only to this resource (e.g. 02); repeatable (default: all)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from aoai_fallbacks.emulator import DeploymentConfig, Emulator, Faults, run_emulator
+
+    with ExitStack() as stack:
+        try:
+            deployments = [
+                DeploymentConfig(
+                    name, tpm=args.tpm, rpm=args.rpm, context_window=args.context_window
+                )
+                for name in dict.fromkeys(args.deployment or [DEFAULT_DEPLOYMENT])
+            ]
+            faults = Faults(
+                latency=args.latency,
+                ttft=args.ttft,
+                error_rate=args.error_rate,
+                error_status=args.error_status,
+                hang=args.hang,
+                drop_after_chunks=args.drop_after_chunks,
+                omit_retry_after=args.omit_retry_after,
+                outage=args.outage,
+            )
+            emu: Emulator = stack.enter_context(
+                run_emulator(
+                    args.resources,
+                    deployments,
+                    seed=args.seed,
+                    keys=args.key,
+                    port=args.port,
+                    faults=faults,
+                    faulty=args.faulty,
+                )
+            )
+        except (ValueError, OSError) as problem:
+            print(f"emulate: {problem}", file=sys.stderr)
+            return 2
+        first = deployments[0]
+        print(
+            f"Azure OpenAI emulator: {len(emu.resources)} resource(s), deployment(s) "
+            f"{', '.join(d.name for d in deployments)} at {first.tpm} TPM, "
+            f"{first.effective_rpm} RPM, {first.context_window}-token context"
+        )
+        for resource in emu.resources:
+            print(f"  {resource.name}  {resource.endpoint}")
+        print("\n# paste into .env")
+        for name, value in emu.env().items():
+            print(f"{name}={value}")
+        until = "until Ctrl-C" if args.duration is None else f"for {args.duration:g} s"
+        print(f"\nServing {until}.", flush=True)
+        with suppress(KeyboardInterrupt):
+            threading.Event().wait(args.duration)
+    return 0

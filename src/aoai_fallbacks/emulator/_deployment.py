@@ -1,0 +1,137 @@
+"""One deployment on one emulated resource: its settings, its quota, its faults and its counts."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aoai_fallbacks.emulator._faults import Faults
+from aoai_fallbacks.emulator._quota import MonotonicClock, Quota, default_rpm
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """A deployment as Azure would configure it: name, quota and context window."""
+
+    name: str
+    tpm: int = 10_000
+    rpm: int | None = None
+    """Requests per minute; None: Azure's default of 6 per 1,000 TPM."""
+    context_window: int = 8_192
+    model: str | None = None
+    """The model name answers carry; None: the deployment name."""
+    default_max_tokens: int | None = 256
+    """What a request that sends neither `max_tokens` nor `max_completion_tokens` is
+    charged for its completion. Azure reserves the rest of the context window for
+    such a request; that would make the default 10,000 TPM last one or two
+    requests a minute, so the emulator charges this instead. None: do as Azure does."""
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name:
+            raise ValueError(f"invalid deployment name {self.name!r}")
+        if self.tpm < 0 or (self.rpm is not None and self.rpm < 0):
+            raise ValueError(f"deployment {self.name}: tpm and rpm cannot be negative")
+        if self.context_window < 1:
+            raise ValueError(f"deployment {self.name}: context_window must be positive")
+
+    @property
+    def effective_rpm(self) -> int:
+        return default_rpm(self.tpm) if self.rpm is None else self.rpm
+
+    @property
+    def model_name(self) -> str:
+        return self.model or self.name
+
+
+@dataclass(frozen=True)
+class DeploymentStats:
+    """What reached a deployment and how it was answered; exact, for tests to assert on."""
+
+    requests: int = 0
+    """Every request that named the deployment (whatever the answer)."""
+    served: int = 0
+    """2xx answers."""
+    throttled: int = 0
+    """429 answers."""
+    failed: int = 0
+    """Injected faults: 5xx answers, hangs, cut streams."""
+    rejected: int = 0
+    """400, 401 and 404 answers."""
+
+    def __add__(self, other: DeploymentStats) -> DeploymentStats:
+        return DeploymentStats(
+            requests=self.requests + other.requests,
+            served=self.served + other.served,
+            throttled=self.throttled + other.throttled,
+            failed=self.failed + other.failed,
+            rejected=self.rejected + other.rejected,
+        )
+
+
+OUTCOMES = ("served", "throttled", "failed", "rejected")
+
+
+class Deployment:
+    """The live state of one deployment. Thread-safe: the server thread answers requests
+    while the test thread changes faults and reads counts."""
+
+    def __init__(
+        self, config: DeploymentConfig, *, faults: Faults, clock: MonotonicClock, seed: str
+    ) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._initial_faults = replace(faults)
+        self._faults = replace(faults)
+        self._seed = seed
+        self.quota = Quota(tpm=config.tpm, rpm=config.effective_rpm, clock=clock)
+        self.rng = random.Random(seed)
+        """Draws fault dice and answers; only the server thread uses it."""
+
+    @property
+    def faults(self) -> Faults:
+        """A copy of the current faults: change them with `set_faults`."""
+        with self._lock:
+            return replace(self._faults)
+
+    def set_faults(self, **changes: Any) -> Faults:
+        unknown = set(changes) - set(Faults.field_names())
+        if unknown:
+            raise TypeError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            self._faults = replace(self._faults, **changes)
+            return replace(self._faults)
+
+    def reset(self) -> None:
+        """Back to the start: initial faults, empty quota windows, fresh dice."""
+        with self._lock:
+            self._faults = replace(self._initial_faults)
+            self.rng = random.Random(self._seed)
+        self.quota.clear()
+
+
+class Counters:
+    """Per-deployment-name counts, including names that do not exist (their 404s)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stats: dict[str, DeploymentStats] = {}
+
+    def count(self, deployment: str, outcome: str) -> None:
+        """Count one request to `deployment` and how it ended (one of `OUTCOMES`)."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        with self._lock:
+            current = self._stats.get(deployment, DeploymentStats())
+            self._stats[deployment] = replace(
+                current, requests=current.requests + 1, **{outcome: getattr(current, outcome) + 1}
+            )
+
+    def get(self, deployment: str) -> DeploymentStats:
+        with self._lock:
+            return self._stats.get(deployment, DeploymentStats())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._stats.clear()

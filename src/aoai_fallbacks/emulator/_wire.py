@@ -1,0 +1,171 @@
+"""Azure OpenAI's answers as they appear on the wire: error bodies, messages and header names.
+
+Kept apart from the request handling so the exact texts clients match on (the
+SDK's error classes, LangChain's fallbacks, the balancer's classifier) are in
+one place and can be checked against Azure's documentation at a glance.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Literal
+
+REQUEST_ID = "x-request-id"
+REMAINING_REQUESTS = "x-ratelimit-remaining-requests"
+REMAINING_TOKENS = "x-ratelimit-remaining-tokens"
+RETRY_AFTER = "retry-after"
+RETRY_AFTER_MS = "retry-after-ms"
+
+CONTENT_FILTER_TRIGGER = "EMULATOR_CONTENT_FILTER"
+"""A prompt containing this phrase is refused with Azure's 400 `content_filter` answer."""
+
+_UNAUTHORIZED = (
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to "
+    "provide a valid key for an active subscription and use a correct regional API "
+    "endpoint for your resource."
+)
+_DEPLOYMENT_NOT_FOUND = (
+    "The API deployment for this resource does not exist. If you created the deployment "
+    "within the last 5 minutes, please wait a moment and try again."
+)
+_BAD_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
+    "sent was not valid JSON.)"
+)
+_CONTENT_FILTERED = (
+    "The response was filtered due to the prompt triggering Azure OpenAI's content "
+    "management policy. Please modify your prompt and retry. To learn more about our "
+    "content filtering policies please read our documentation: "
+    "https://go.microsoft.com/fwlink/?linkid=2198766"
+)
+_SERVER_ERRORS = {
+    500: ("InternalServerError", "The server had an error while processing your request."),
+    503: (
+        "ServiceUnavailable",
+        "The service is temporarily unable to process your request. Please try again later.",
+    ),
+}
+_FILTER_CATEGORIES = ("hate", "self_harm", "sexual", "violence")
+
+
+def unauthorized() -> tuple[int, dict[str, Any]]:
+    return 401, {"error": {"code": "401", "message": _UNAUTHORIZED}}
+
+
+def resource_not_found() -> tuple[int, dict[str, Any]]:
+    """What Azure answers for an unknown path, or a classic path without `api-version`."""
+    return 404, {"error": {"code": "404", "message": "Resource not found"}}
+
+
+def deployment_not_found() -> tuple[int, dict[str, Any]]:
+    return 404, {"error": {"code": "DeploymentNotFound", "message": _DEPLOYMENT_NOT_FOUND}}
+
+
+def invalid_request(
+    message: str, *, param: str | None = None, code: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    return 400, {
+        "error": {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": param,
+            "code": code,
+        }
+    }
+
+
+def bad_json() -> tuple[int, dict[str, Any]]:
+    return invalid_request(_BAD_JSON)
+
+
+def too_large(limit: int) -> tuple[int, dict[str, Any]]:
+    return 413, {
+        "error": {
+            "code": "RequestEntityTooLarge",
+            "message": f"The request body is too large: the limit is {limit} bytes.",
+        }
+    }
+
+
+def context_length_exceeded(
+    window: int, prompt: int, completion: int | None
+) -> tuple[int, dict[str, Any]]:
+    """OpenAI's two wordings: the messages alone too long, or messages plus completion."""
+    if completion is None or prompt > window:
+        message = (
+            f"This model's maximum context length is {window} tokens. However, your messages "
+            f"resulted in {prompt} tokens. Please reduce the length of the messages."
+        )
+    else:
+        message = (
+            f"This model's maximum context length is {window} tokens. However, you requested "
+            f"{prompt + completion} tokens ({prompt} in the messages, {completion} in the "
+            "completion). Please reduce the length of the messages or completion."
+        )
+    return invalid_request(message, param="messages", code="context_length_exceeded")
+
+
+def filter_results(*, filtered_category: str | None = None) -> dict[str, Any]:
+    return {
+        category: (
+            {"filtered": True, "severity": "high"}
+            if category == filtered_category
+            else {"filtered": False, "severity": "safe"}
+        )
+        for category in _FILTER_CATEGORIES
+    }
+
+
+def content_filtered() -> tuple[int, dict[str, Any]]:
+    return 400, {
+        "error": {
+            "message": _CONTENT_FILTERED,
+            "type": None,
+            "param": "prompt",
+            "code": "content_filter",
+            "status": 400,
+            "innererror": {
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_result": filter_results(filtered_category="violence"),
+            },
+        }
+    }
+
+
+def server_error(status: int) -> tuple[int, dict[str, Any]]:
+    code, message = _SERVER_ERRORS[status]
+    return status, {"error": {"code": code, "message": message}}
+
+
+def rate_limited(
+    api_version: str, limit: Literal["requests", "tokens"], seconds: float
+) -> tuple[int, dict[str, Any]]:
+    kind = "token rate limit" if limit == "tokens" else "call rate limit"
+    message = (
+        f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+        f"{api_version} have exceeded {kind} of your current OpenAI S0 pricing tier. Please "
+        f"retry after {whole_seconds(seconds)} seconds. Please go here: "
+        "https://aka.ms/oai/quotaincrease if you would like to further increase the default "
+        "rate limit."
+    )
+    return 429, {"error": {"code": "429", "message": message}}
+
+
+def whole_seconds(seconds: float) -> int:
+    """`retry-after` is whole seconds, rounded up so a client waiting it is never early."""
+    return max(math.ceil(seconds), 0)
+
+
+def retry_after_headers(seconds: float) -> dict[str, str]:
+    return {
+        RETRY_AFTER: str(whole_seconds(seconds)),
+        RETRY_AFTER_MS: str(max(math.ceil(seconds * 1000), 0)),
+    }
+
+
+def sse(payload: dict[str, Any] | str) -> bytes:
+    """One server-sent event: `data: <json>` and a blank line."""
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    return f"data: {data}\n\n".encode()
