@@ -1,0 +1,398 @@
+"""Configuration: the Azure OpenAI backends, read from the environment and `.env`.
+
+One backend per ``AOAI_ENDPOINT_nn`` (``nn`` any digits, ordered numerically,
+gaps allowed), with its ``AOAI_KEY_nn`` (none: Microsoft Entra ID), its
+deployment (``AOAI_DEPLOYMENT_nn`` or the shared ``AOAI_DEPLOYMENT``), its
+priority group and weight. ``AOAI_LARGE_DEPLOYMENT[_nn]`` adds a larger-model
+tier on the same endpoints, tried after every base deployment.
+
+A configuration mistake found at start-up costs a minute; found at 3 a.m. under
+load, when the one healthy backend turns out to be misspelt, it costs an
+outage. So every malformed case is a `ConfigError` that names the variable and
+says what to set, and never repeats a key's value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from aoai_fallbacks.errors import ConfigError
+
+__all__ = ["DEFAULT_API_VERSION", "Backend", "load_backends"]
+
+DEFAULT_API_VERSION = "2024-10-21"
+"""The latest GA api-version of Azure OpenAI's dated inference API (chat completions).
+
+Newer dated versions are previews, which Azure retires within months; a GA
+version keeps working, so it is the safe default. Override with
+``AOAI_API_VERSION``.
+"""
+
+Tier = Literal["base", "large"]
+
+_PER_BACKEND = ("ENDPOINT", "KEY", "DEPLOYMENT", "PRIORITY", "WEIGHT", "LARGE_DEPLOYMENT")
+_SHARED = ("AOAI_DEPLOYMENT", "AOAI_LARGE_DEPLOYMENT", "AOAI_API_VERSION")
+_NUMBERED = re.compile(r"AOAI_(?P<kind>[A-Z0-9_]+?)_(?P<nn>\d+)")
+_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-[a-z]+)?|v1|latest|preview")
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+_SETUP_HINT = (
+    "set AOAI_ENDPOINT_01 and AOAI_KEY_01 (plus AOAI_DEPLOYMENT) in the environment or a "
+    ".env file; .env.example lists every variable"
+)
+
+
+@dataclass(frozen=True, repr=False)
+class Backend:
+    """One Azure OpenAI deployment to send chat completions to.
+
+    `name` is the ``nn`` of ``AOAI_ENDPOINT_nn`` (``"01"``; the larger tier
+    ``"01-large"``). `api_key` None means Microsoft Entra ID through
+    azure-identity. The key never appears in `repr` or `str`: backends end up
+    in logs, tracebacks and bug reports.
+    """
+
+    name: str
+    endpoint: str
+    deployment: str
+    api_key: str | None = None
+    priority: int = 1
+    weight: float = 1.0
+    tier: Tier = "base"
+    api_version: str = DEFAULT_API_VERSION
+
+    def __post_init__(self) -> None:
+        subject = f"backend {self.name!r}"
+        _require_text(self.name, "Backend name")
+        object.__setattr__(
+            self, "endpoint", _check_endpoint(self.endpoint, f"{subject}: endpoint")
+        )
+        _require_text(self.deployment, f"{subject}: deployment")
+        if self.api_key is not None:
+            _require_text(self.api_key, f"{subject}: api_key (None signs in with Entra ID)")
+        _check_priority(self.priority, f"{subject}: priority")
+        _check_weight(self.weight, f"{subject}: weight")
+        if self.tier not in ("base", "large"):
+            raise ConfigError(f"{subject}: tier must be 'base' or 'large', got {self.tier!r}")
+        _check_api_version(self.api_version, f"{subject}: api_version")
+
+    @property
+    def label(self) -> str:
+        """How logs name this backend: ``01 (gpt-35-turbo)``."""
+        return f"{self.name} ({self.deployment})"
+
+    def __repr__(self) -> str:
+        shown = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name == "api_key":
+                shown.append(f"api_key={'<entra>' if value is None else '<set>'}")
+            else:
+                shown.append(f"{field.name}={value!r}")
+        return f"Backend({', '.join(shown)})"
+
+
+def load_backends(
+    environ: Mapping[str, str] | None = None, *, dotenv: str | Path | bool = True
+) -> list[Backend]:
+    """The backends the ``AOAI_*`` variables describe: base tier by ``nn``, then the larger tier.
+
+    With `environ` None, reads `os.environ` over the variables of a `.env`
+    file (the real environment wins): `dotenv` True searches for `.env` from
+    the working directory upwards, a path names the file, False reads none.
+    With an explicit `environ` mapping, a `.env` file is read only when
+    `dotenv` is a path, so a test's dictionary is the whole configuration.
+
+    Raises `ConfigError` naming the variable for every malformed case, and
+    when no backend is configured at all.
+    """
+    merged: dict[str, str] = _read_dotenv(dotenv, search=environ is None)
+    merged.update(os.environ if environ is None else environ)
+    return _Reader(merged).backends()
+
+
+def _read_dotenv(dotenv: str | Path | bool, *, search: bool) -> dict[str, str]:
+    from dotenv import dotenv_values, find_dotenv
+
+    if dotenv is True and search:
+        found = find_dotenv(usecwd=True)
+        path = Path(found) if found else None
+    elif isinstance(dotenv, (str, Path)):
+        path = Path(dotenv)
+        if not path.is_file():
+            raise ConfigError(f"the .env file {str(path)!r} does not exist")
+    else:
+        path = None
+    if path is None:
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+class _Reader:
+    """Turns the ``AOAI_*`` variables of one mapping into validated backends."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._env = {k: v for k, v in environ.items() if k.startswith("AOAI_")}
+        self._numbers = self._backend_numbers()
+
+    def backends(self) -> list[Backend]:
+        api_version = self._optional("AOAI_API_VERSION") or DEFAULT_API_VERSION
+        _check_api_version(api_version, "AOAI_API_VERSION")
+        base: list[Backend] = []
+        large: list[Backend] = []
+        for nn in sorted(self._numbers, key=int):
+            backend = self._backend(nn, api_version)
+            base.append(backend)
+            large_deployment = self._either(f"AOAI_LARGE_DEPLOYMENT_{nn}", "AOAI_LARGE_DEPLOYMENT")
+            if large_deployment is not None:
+                name, value = large_deployment
+                if value == backend.deployment:
+                    raise ConfigError(
+                        f"{name} names the same deployment as the base tier of backend {nn} "
+                        f"({value!r}): set it to the larger model's deployment, or unset it"
+                    )
+                large.append(
+                    Backend(
+                        name=f"{nn}-large",
+                        endpoint=backend.endpoint,
+                        deployment=value,
+                        api_key=backend.api_key,
+                        priority=backend.priority,
+                        weight=backend.weight,
+                        tier="large",
+                        api_version=api_version,
+                    )
+                )
+        if not base:
+            raise ConfigError(f"no Azure OpenAI backend configured: {_SETUP_HINT}")
+        _reject_duplicates(base + large)
+        if any(b.api_key is None for b in base) and find_spec("azure.identity") is None:
+            nn = next(b.name for b in base if b.api_key is None)
+            raise ConfigError(
+                f"AOAI_ENDPOINT_{nn} is set but AOAI_KEY_{nn} is not: without a key the backend "
+                "signs in with Microsoft Entra ID, which needs azure-identity "
+                f"(pip install 'aoai-fallbacks[entra]'); or set AOAI_KEY_{nn}"
+            )
+        return base + large
+
+    def _backend_numbers(self) -> list[str]:
+        """Every ``nn`` with an ``AOAI_ENDPOINT_nn``; any other numbered variable must match one."""
+        endpoints: dict[int, str] = {}
+        for name in self._env:
+            match = _NUMBERED.fullmatch(name)
+            if match is None:
+                suggestion = None if name in _SHARED else _closest(name, _SHARED)
+                if suggestion is not None:
+                    raise ConfigError(
+                        f"{name} is not a known variable: did you mean {suggestion}?"
+                    )
+                continue
+            kind, nn = match["kind"], match["nn"]
+            if kind not in _PER_BACKEND:
+                known = [f"AOAI_{k}_{nn}" for k in _PER_BACKEND]
+                hint = _closest(name, known)
+                raise ConfigError(
+                    f"{name} is not a known variable"
+                    + (f": did you mean {hint}?" if hint else f" (known: {', '.join(known)})")
+                )
+            if kind == "ENDPOINT":
+                other = endpoints.setdefault(int(nn), nn)
+                if other != nn:
+                    first, second = sorted((other, nn))
+                    raise ConfigError(
+                        f"AOAI_ENDPOINT_{first} and AOAI_ENDPOINT_{second} are the same backend "
+                        "number: give each backend its own number"
+                    )
+        for name in sorted(self._env):
+            match = _NUMBERED.fullmatch(name)
+            if match is not None and match["kind"] != "ENDPOINT":
+                nn = match["nn"]
+                if f"AOAI_ENDPOINT_{nn}" not in self._env:
+                    raise ConfigError(
+                        f"{name} is set but AOAI_ENDPOINT_{nn} is not: set AOAI_ENDPOINT_{nn} "
+                        f"to that resource's endpoint (https://NAME.openai.azure.com), "
+                        f"or remove {name}"
+                    )
+        return list(endpoints.values())
+
+    def _backend(self, nn: str, api_version: str) -> Backend:
+        endpoint_var = f"AOAI_ENDPOINT_{nn}"
+        endpoint = _check_endpoint(self._required(endpoint_var), endpoint_var)
+        deployment = self._either(f"AOAI_DEPLOYMENT_{nn}", "AOAI_DEPLOYMENT")
+        if deployment is None:
+            raise ConfigError(
+                f"no deployment for backend {nn}: set AOAI_DEPLOYMENT_{nn}, or AOAI_DEPLOYMENT "
+                "for every backend (the name of the model deployment, e.g. gpt-35-turbo)"
+            )
+        key_var = f"AOAI_KEY_{nn}"
+        api_key = None
+        if key_var in self._env:
+            api_key = self._env[key_var].strip()
+            if not api_key:
+                raise ConfigError(
+                    f"{key_var} is empty: set it to the resource's key, or remove it to sign in "
+                    "with Microsoft Entra ID"
+                )
+        priority_var, weight_var = f"AOAI_PRIORITY_{nn}", f"AOAI_WEIGHT_{nn}"
+        priority_text = self._optional(priority_var)
+        weight_text = self._optional(weight_var)
+        return Backend(
+            name=nn,
+            endpoint=endpoint,
+            deployment=deployment[1],
+            api_key=api_key,
+            priority=1 if priority_text is None else _parse_priority(priority_text, priority_var),
+            weight=1.0 if weight_text is None else _parse_weight(weight_text, weight_var),
+            api_version=api_version,
+        )
+
+    def _required(self, name: str) -> str:
+        value = self._optional(name)
+        if value is None:
+            raise ConfigError(f"{name} is not set")
+        return value
+
+    def _optional(self, name: str) -> str | None:
+        """The variable's value stripped, None when unset; set but blank is an error."""
+        if name not in self._env:
+            return None
+        value = self._env[name].strip()
+        if not value:
+            raise ConfigError(f"{name} is set but empty: give it a value, or remove it")
+        return value
+
+    def _either(self, own: str, shared: str) -> tuple[str, str] | None:
+        """The per-backend variable, else the shared one: (the name in effect, its value)."""
+        for name in (own, shared):
+            value = self._optional(name)
+            if value is not None:
+                return name, value
+        return None
+
+
+def _closest(name: str, candidates: tuple[str, ...] | list[str]) -> str | None:
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.8)
+    return matches[0] if matches else None
+
+
+def _reject_duplicates(backends: list[Backend]) -> None:
+    """Two backends on one deployment share one quota: falling back between them is useless."""
+    seen: dict[tuple[str, str], Backend] = {}
+    for backend in backends:
+        where = (backend.endpoint.lower(), backend.deployment)
+        first = seen.setdefault(where, backend)
+        if first is not backend:
+            hint = (
+                " (a shared AOAI_LARGE_DEPLOYMENT can be set per backend: AOAI_LARGE_DEPLOYMENT_nn)"
+                if backend.tier == "large"
+                else ""
+            )
+            raise ConfigError(
+                f"{_described(first)} and {_described(backend)} name the same endpoint and "
+                f"deployment ({backend.endpoint}, {backend.deployment!r}): they share one quota, "
+                f"so falling back from one to the other cannot help; remove one, or give it "
+                f"another deployment{hint}"
+            )
+
+
+def _described(backend: Backend) -> str:
+    if backend.tier == "large":
+        return f"the larger tier of AOAI_ENDPOINT_{backend.name.removesuffix('-large')}"
+    return f"AOAI_ENDPOINT_{backend.name}"
+
+
+def _require_text(value: object, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{what} must be a non-empty string")
+
+
+def _check_endpoint(value: str, what: str) -> str:
+    """The endpoint without its trailing slash, if it is an https URL (or loopback http)."""
+    _require_text(value, what)
+    endpoint = value.strip().rstrip("/")
+    not_a_url = ConfigError(
+        f"{what} must be a URL like https://NAME.openai.azure.com, got {value.strip()!r}"
+    )
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.hostname
+    except ValueError:
+        raise not_a_url from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise not_a_url
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{what} must not carry credentials in the URL: put the key in AOAI_KEY")
+    if parts.query or parts.fragment or "/openai" in parts.path.lower():
+        raise ConfigError(
+            f"{what} must be the resource's base URL (https://NAME.openai.azure.com), "
+            f"not a request URL: got {value.strip()!r}"
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(
+            f"{what} must use https:// (plain http is only allowed on loopback, for local "
+            f"emulators), got {value.strip()!r}"
+        )
+    return endpoint
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_priority(text: str, name: str) -> int:
+    try:
+        priority = int(text)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a whole number (1 is tried first), got {text!r}"
+        ) from None
+    _check_priority(priority, name)
+    return priority
+
+
+def _check_priority(priority: int, what: str) -> None:
+    if isinstance(priority, bool) or not isinstance(priority, int) or priority < 1:
+        raise ConfigError(
+            f"{what} must be a whole number >= 1 (1 is tried first), got {priority!r}"
+        )
+
+
+def _parse_weight(text: str, name: str) -> float:
+    try:
+        weight = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number > 0, got {text!r}") from None
+    _check_weight(weight, name)
+    return weight
+
+
+def _check_weight(weight: float, what: str) -> None:
+    if (
+        isinstance(weight, bool)
+        or not isinstance(weight, (int, float))
+        or not math.isfinite(weight)
+        or weight <= 0
+    ):
+        raise ConfigError(f"{what} must be a finite number > 0, got {weight!r}")
+
+
+def _check_api_version(value: str, what: str) -> None:
+    if not isinstance(value, str) or _API_VERSION.fullmatch(value) is None:
+        raise ConfigError(
+            f"{what} must be an Azure OpenAI api-version like {DEFAULT_API_VERSION} "
+            f"or 2025-04-01-preview, got {value!r}"
+        )
