@@ -15,7 +15,6 @@ tests drive it with `aoai_fallbacks.testing.FakeClock` and a seeded
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 import threading
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from aoai_fallbacks._clock import SYSTEM_CLOCK, Clock
 from aoai_fallbacks._health import BackendHealth, HealthSettings, State
+from aoai_fallbacks._log import logger
 from aoai_fallbacks._policy import Entry, SelectionPolicy, Wait
 from aoai_fallbacks.classify import Outcome, Verdict
 
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
 
 __all__ = ["BackendStatus", "Balancer", "Wait"]
-
-logger = logging.getLogger("aoai_fallbacks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +160,9 @@ class Balancer:
         if isinstance(choice, Wait):
             return choice
         if probing:
-            logger.info("backend %s: half-open, sending one request as a probe", _label(choice))
+            logger.info(
+                "backend %s: half-open, sending one request as a probe", choice.backend.label
+            )
         return choice.backend
 
     def record(self, backend: Backend, verdict: Verdict) -> float | None:
@@ -184,7 +184,7 @@ class Balancer:
             logger.warning(
                 "backend %s is misconfigured (%s): quarantined for %.0f s; "
                 "check its endpoint, key and deployment name",
-                _label(entry),
+                entry.backend.label,
                 verdict.reason,
                 self._settings.quarantine_for,
             )
@@ -192,13 +192,15 @@ class Balancer:
             what = "its probe failed" if was_half_open else f"{failures} failures in a row"
             logger.warning(
                 "backend %s: circuit opened for %.0f s, %s (last: %s)",
-                _label(entry),
+                entry.backend.label,
                 self._settings.circuit_open_for,
                 what,
                 verdict.reason,
             )
         elif mode_before != "closed" and mode_after == "closed":
-            logger.info("backend %s recovered (%s): circuit closed", _label(entry), verdict.reason)
+            logger.info(
+                "backend %s recovered (%s): circuit closed", entry.backend.label, verdict.reason
+            )
         return cooldown
 
     def release(self, backend: Backend) -> None:
@@ -243,13 +245,8 @@ class Balancer:
             raise ValueError(f"backend {backend.name!r} is not one of this balancer's") from None
 
     def __repr__(self) -> str:
-        names = ", ".join(_label(e) for e in self._entries.values())
+        names = ", ".join(e.backend.label for e in self._entries.values())
         return f"Balancer([{names}], wait_budget={self.wait_budget:g})"
-
-
-def _label(entry: Entry) -> str:
-    """How logs name a backend: ``01 (gpt-35-turbo)``; never its key."""
-    return f"{entry.backend.name} ({entry.backend.deployment})"
 
 
 def _refuse(message: str) -> NoReturn:
