@@ -131,13 +131,14 @@ class BackendHealth:
     def short_of(self, cost: int, now: float) -> bool:
         """Whether its last known quota, seen within a minute, cannot take `cost` more tokens.
 
-        A known zero of remaining requests counts too: the next call would be a 429.
+        A known zero of remaining requests or tokens counts whatever the cost
+        (the caller may not estimate one): the next call would be a 429.
         """
         if now - self.quota_seen >= QUOTA_FRESH_FOR:
             return False
         if self.remaining_requests == 0:
             return True
-        return self.remaining_tokens is not None and self.remaining_tokens < cost
+        return self.remaining_tokens is not None and self.remaining_tokens < max(cost, 1)
 
     def half_open(self, now: float) -> bool:
         return self.mode != "closed" and now >= self.blocked_until

@@ -88,6 +88,12 @@ def test_no_requests_left_is_passed_over(make_balancer: MakeBalancer) -> None:
     assert names(balancer, 300) == {"02"}
 
 
+def test_no_tokens_left_is_passed_over_even_without_a_cost(make_balancer: MakeBalancer) -> None:
+    balancer = make_balancer([backend("01"), backend("02")])
+    balancer.record(balancer.backends[0], ok(tokens=0, requests=100))
+    assert names(balancer, 300) == {"02"}
+
+
 def test_quota_knowledge_expires_after_a_minute(
     make_balancer: MakeBalancer, clock: FakeClock
 ) -> None:
