@@ -1,0 +1,9 @@
+"""The side-by-side benchmark engine behind `aoai-fallbacks bench` and `aoai-fallbacks demo`.
+
+Private: its names may change between releases. It lives inside the package
+(not only in ``benchmarks/``) so that the commands work from an installed
+wheel. Modules: `workload` (seeded open-loop arrivals), `scenarios` (the
+emulated resources and loads), `approaches` (the seed recipe, the balancer and
+the alternatives behind one interface), `engine` (drive one approach through
+one scenario), `metrics`, `overhead` (CPU cost per request) and `report`.
+"""
