@@ -20,6 +20,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "aoai_fallbacks.emulator._cli",
         "run local Azure OpenAI resources that throttle and fail on demand",
     ),
+    "demo": ("aoai_fallbacks._demo", "watch the balancer beat the seed recipe on the emulator"),
+    "bench": ("aoai_fallbacks._bench.command", "benchmark every approach side by side"),
 }
 
 
