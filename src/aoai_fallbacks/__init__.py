@@ -9,10 +9,13 @@ Retry-After has passed and switches at once.
 from __future__ import annotations
 
 from aoai_fallbacks.balancer import Balancer
+from aoai_fallbacks.config import Backend, load_backends
 from aoai_fallbacks.errors import AOAIFallbacksError, ConfigError
 
 __all__ = [
     "AOAIFallbacksError",
+    "Backend",
     "Balancer",
     "ConfigError",
+    "load_backends",
 ]
