@@ -180,3 +180,19 @@ def test_state_changes_are_logged(
         ("INFO", "backend 01 (gpt-35-turbo): half-open, sending one request as a probe"),
         ("INFO", "backend 01 (gpt-35-turbo) recovered (200): circuit closed"),
     ]
+
+
+def test_release_of_an_ordinary_selection_changes_nothing(balancer: Balancer) -> None:
+    chosen = balancer.select()
+    assert not isinstance(chosen, Wait)
+    balancer.release(chosen)
+    assert [s.state for s in balancer.snapshot()] == ["available", "available"]
+    assert names(balancer, 300) == {"01", "02"}
+
+
+def test_only_cooling_verdicts_report_a_cooldown(balancer: Balancer) -> None:
+    first = balancer.backends[0]
+    assert balancer.record(first, ok()) is None
+    assert balancer.record(first, failed(500)) is None
+    assert balancer.record(first, unauthorized()) is None
+    assert balancer.record(first, throttled(retry_after="3")) == 3.0
