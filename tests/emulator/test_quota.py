@@ -1,0 +1,111 @@
+"""Quota arithmetic on the injected clock: sliding windows, exact refill times, no sleeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from aoai_fallbacks.emulator._quota import Quota, SlidingWindow, default_rpm
+from aoai_fallbacks.testing import FakeClock
+
+
+def test_default_rpm_is_six_per_thousand_tpm() -> None:
+    assert default_rpm(10_000) == 60
+    assert default_rpm(1_000) == 6
+    assert default_rpm(500) == 3
+
+
+def test_window_fits_until_full_then_waits_for_the_oldest_charge_to_age_out() -> None:
+    window = SlidingWindow(capacity=100, length=60.0)
+    window.charge(40, now=0.0)
+    window.charge(50, now=10.0)
+
+    assert window.remaining(now=10.0) == 10
+    assert window.wait_for(10, now=10.0) == 0.0
+    # 30 more needs the 40 charged at t=0 gone: at t=60, 45 s from now.
+    assert window.wait_for(30, now=15.0) == pytest.approx(45.0)
+    # 70 more needs both charges gone: the 50 leaves at t=70.
+    assert window.wait_for(70, now=15.0) == pytest.approx(55.0)
+    assert window.remaining(now=60.0) == 50
+    assert window.remaining(now=70.0) == 100
+
+
+def test_a_charge_larger_than_the_window_waits_a_whole_window() -> None:
+    window = SlidingWindow(capacity=100, length=60.0)
+    assert window.wait_for(101, now=0.0) == 60.0
+
+
+def test_tokens_are_charged_on_arrival_and_refused_with_the_true_refill_time() -> None:
+    clock = FakeClock()
+    quota = Quota(tpm=1_000, rpm=600, clock=clock)
+
+    first = quota.admit(600)
+    clock.advance(5)
+    second = quota.admit(300)
+    clock.advance(1)
+    refused = quota.admit(200)
+
+    assert first.admitted and second.admitted
+    assert (first.remaining_tokens, second.remaining_tokens) == (400, 100)
+    assert not refused.admitted
+    assert refused.limit == "tokens"
+    # The first 600 leave the 60 s window at t=60; it is now t=6.
+    assert refused.retry_after == pytest.approx(54.0)
+    assert refused.remaining_tokens == 100  # a refusal is not charged
+
+    clock.advance(refused.retry_after)
+    assert quota.admit(200).admitted
+
+
+def test_requests_are_limited_to_a_sixth_of_rpm_per_ten_seconds() -> None:
+    clock = FakeClock()
+    quota = Quota(tpm=1_000_000, rpm=60, clock=clock)
+
+    admitted = []
+    for _ in range(10):
+        admitted.append(quota.admit(1))
+        clock.advance(0.5)
+    refused = quota.admit(1)
+
+    assert all(a.admitted for a in admitted)
+    assert [a.remaining_requests for a in admitted] == [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
+    assert not refused.admitted
+    assert refused.limit == "requests"
+    # The first request (t=0) leaves the 10 s window at t=10; it is now t=5.
+    assert refused.retry_after == pytest.approx(5.0)
+
+    clock.advance(5.0)
+    assert quota.admit(1).admitted
+
+
+def test_fewer_than_six_rpm_are_counted_over_the_minute() -> None:
+    clock = FakeClock()
+    quota = Quota(tpm=1_000_000, rpm=2, clock=clock)
+
+    assert quota.admit(1).admitted
+    assert quota.admit(1).admitted
+    refused = quota.admit(1)
+
+    assert not refused.admitted
+    assert refused.retry_after == pytest.approx(60.0)
+
+
+def test_the_longer_wait_of_both_limits_is_the_retry_after() -> None:
+    clock = FakeClock()
+    quota = Quota(tpm=100, rpm=6, clock=clock)  # 1 request per 10 s, 100 tokens per 60 s
+
+    assert quota.admit(100).admitted
+    clock.advance(2)
+    refused = quota.admit(10)
+
+    assert refused.limit == "tokens"
+    assert refused.retry_after == pytest.approx(58.0)
+
+
+def test_clear_empties_both_windows() -> None:
+    clock = FakeClock()
+    quota = Quota(tpm=100, rpm=6, clock=clock)
+    quota.admit(100)
+
+    quota.clear()
+
+    assert quota.remaining() == (1, 100)
