@@ -73,9 +73,11 @@ def test_max_tokens_and_max_completion_tokens_cap_the_answer(resource: Resource)
     short = sdk.chat.completions.create(model=DEPLOYMENT, messages=HELLO, max_tokens=2)
     newer = sdk.chat.completions.create(model=DEPLOYMENT, messages=HELLO, max_completion_tokens=3)
 
-    assert short.usage is not None and short.usage.completion_tokens <= 2
+    assert short.usage is not None
+    assert short.usage.completion_tokens <= 2
     assert short.choices[0].finish_reason == "length"
-    assert newer.usage is not None and newer.usage.completion_tokens <= 3
+    assert newer.usage is not None
+    assert newer.usage.completion_tokens <= 3
     assert newer.choices[0].finish_reason == "length"
 
 
@@ -227,7 +229,8 @@ def test_context_windows_differ_per_deployment() -> None:
         answer = sdk.chat.completions.create(
             model="gpt-4-32k", messages=long_prompt, max_tokens=10
         )
-    assert answer.usage is not None and answer.usage.prompt_tokens > 8_192
+    assert answer.usage is not None
+    assert answer.usage.prompt_tokens > 8_192
 
 
 def test_trigger_phrase_is_refused_by_the_content_filter(resource: Resource) -> None:

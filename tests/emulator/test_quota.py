@@ -44,7 +44,8 @@ def test_tokens_are_charged_on_arrival_and_refused_with_the_true_refill_time() -
     clock.advance(1)
     refused = quota.admit(200)
 
-    assert first.admitted and second.admitted
+    assert first.admitted
+    assert second.admitted
     assert (first.remaining_tokens, second.remaining_tokens) == (400, 100)
     assert not refused.admitted
     assert refused.limit == "tokens"

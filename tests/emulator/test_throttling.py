@@ -107,11 +107,14 @@ def test_n_multiplies_the_completion_charge() -> None:
 
 
 def test_omit_retry_after_sends_429s_without_the_headers() -> None:
-    with run_emulator(
-        deployments=[DeploymentConfig(DEPLOYMENT, tpm=1, rpm=1)],
-        clock=FakeClock(),
-        faults=Faults(omit_retry_after=True),
-    ) as emu, pytest.raises(openai.RateLimitError) as caught:
+    with (
+        run_emulator(
+            deployments=[DeploymentConfig(DEPLOYMENT, tpm=1, rpm=1)],
+            clock=FakeClock(),
+            faults=Faults(omit_retry_after=True),
+        ) as emu,
+        pytest.raises(openai.RateLimitError) as caught,
+    ):
         client(emu.resources[0]).chat.completions.create(model=DEPLOYMENT, messages=HELLO)
 
     headers = caught.value.response.headers
