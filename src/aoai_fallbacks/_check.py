@@ -29,9 +29,12 @@ from urllib.parse import urlsplit
 from aoai_fallbacks.errors import ConfigError
 
 if TYPE_CHECKING:
+    import openai
+    from openai.types.chat import ChatCompletionMessageParam
+
     from aoai_fallbacks.config import Backend
 
-_PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
+_PROBE_MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "ping"}]
 
 
 @dataclass(frozen=True)
@@ -85,11 +88,6 @@ def run(args: argparse.Namespace) -> int:
         from aoai_fallbacks.config import load_backends
 
         backends = load_backends(environ, dotenv=False)
-        if not backends:
-            raise ConfigError(
-                "no backend configured: set AOAI_ENDPOINT_01, AOAI_KEY_01 and AOAI_DEPLOYMENT "
-                "(in the environment or a .env file)"
-            )
     except ConfigError as exc:
         if args.json:
             print(json.dumps({"ok": False, "config_error": str(exc)}), file=out)
@@ -122,16 +120,17 @@ def run(args: argparse.Namespace) -> int:
 def read_environment(env_file: Path | None) -> dict[str, str]:
     """The variables the configuration is read from: a .env file under the real environment.
 
-    Built here rather than left to `load_backends` so that the fixes can say
-    which variable is in effect (`AOAI_DEPLOYMENT_03` or the shared
+    The same sources `load_backends()` reads (the file given, else the nearest
+    `.env` from the working directory up), gathered here so that the fixes can
+    say which variable is in effect (`AOAI_DEPLOYMENT_03` or the shared
     `AOAI_DEPLOYMENT`).
     """
-    from dotenv import dotenv_values
+    from dotenv import dotenv_values, find_dotenv
 
     if env_file is not None and not env_file.is_file():
         raise ConfigError(f"--env-file {env_file} does not exist")
-    path = env_file if env_file is not None else Path(".env")
-    from_file = dotenv_values(path) if path.is_file() else {}
+    path = env_file or find_dotenv(usecwd=True) or None
+    from_file = dotenv_values(path) if path else {}
     merged = {k: v for k, v in from_file.items() if v is not None}
     merged.update(os.environ)
     return merged
@@ -152,16 +151,23 @@ def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> Pr
     from aoai_fallbacks.retry_after import parse_retry_after
 
     names = _Variables(backend, environ)
-    where = f"{backend.endpoint}"
+    where = backend.endpoint
     result = _Row(backend)
     start = time.perf_counter()
     try:
         client = _client(backend, timeout)
+    except ConfigError as exc:  # Entra ID without azure-identity installed
+        return result(reachable=False, fix=str(exc))
+    except Exception as exc:  # azure-identity's own errors: it found no credential to use
+        return result(
+            reachable=False,
+            fix=f"no Microsoft Entra ID token ({type(exc).__name__}): sign in (az login) "
+            f"or set {names.key}",
+        )
+    try:
         raw = client.chat.completions.with_raw_response.create(
             model=backend.deployment, messages=_PROBE_MESSAGES, max_tokens=1
         )
-    except ConfigError as exc:  # e.g. Entra ID without azure-identity installed
-        return result(reachable=False, fix=str(exc))
     except openai.APITimeoutError:
         return result(
             reachable=False,
@@ -305,23 +311,23 @@ class _Variables:
         )
 
 
-def _client(backend: Backend, timeout: float) -> Any:
+def _client(backend: Backend, timeout: float) -> openai.AzureOpenAI:
     """An `AzureOpenAI` aimed at this one backend, with no retries: one probe, one request."""
     import openai
 
     from aoai_fallbacks._auth import auth_headers
 
     if backend.api_key is not None:
-        credentials: dict[str, str] = {"api_key": backend.api_key}
+        api_key, token = backend.api_key, None
     else:
-        bearer = auth_headers(backend)["Authorization"]
-        credentials = {"azure_ad_token": bearer.removeprefix("Bearer ")}
+        api_key, token = None, auth_headers(backend)["Authorization"].removeprefix("Bearer ")
     return openai.AzureOpenAI(
         azure_endpoint=backend.endpoint,
         api_version=backend.api_version,
+        api_key=api_key,
+        azure_ad_token=token,
         max_retries=0,
         timeout=timeout,
-        **credentials,
     )
 
 

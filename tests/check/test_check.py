@@ -1,0 +1,215 @@
+"""`aoai-fallbacks check` against the emulator over loopback.
+
+Three resources: 01 is right, 02 has a wrong key, 03 names a deployment that
+does not exist. Each must get its own verdict and its own fix, naming the
+variable to change, and no key may ever be printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from aoai_fallbacks.cli import main
+from aoai_fallbacks.emulator import DeploymentConfig, Emulator, run_emulator
+
+pytestmark = pytest.mark.integration
+
+DEPLOYMENT = "gpt-35-turbo"
+WRONG_KEY = "wrong-key-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Only the file under test configures anything: no AOAI_* from the shell, no ./.env."""
+    for name in list(os.environ):
+        if name.startswith("AOAI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with run_emulator(resources=3, deployments=[DeploymentConfig(DEPLOYMENT)]) as emu:
+        yield emu
+
+
+def write_env(path: Path, variables: Mapping[str, str]) -> Path:
+    path.write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
+    return path
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound, then released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def run_check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["check", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def keys_of(emulator: Emulator) -> list[str]:
+    return [resource.key for resource in emulator.resources]
+
+
+def test_all_good_backends_exit_zero(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = write_env(tmp_path / "good.env", emulator.env(deployment=DEPLOYMENT))
+
+    code, out, _ = run_check(capsys, "--env-file", str(env))
+
+    assert code == 0, out
+    assert "3/3 backends usable: all usable" in out
+    for resource in emulator.resources:
+        assert resource.key not in out
+
+
+def test_good_wrong_key_and_missing_deployment(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    variables = emulator.env(deployment=DEPLOYMENT)
+    variables["AOAI_KEY_02"] = WRONG_KEY
+    variables["AOAI_DEPLOYMENT_03"] = "gpt-missing"
+    env = write_env(tmp_path / "mixed.env", variables)
+    endpoint_02 = emulator.resources[1].endpoint
+
+    code, out, err = run_check(capsys, "--env-file", str(env))
+
+    assert code == 1
+    assert err == ""
+    fixes = {line[2:4]: line for line in out.splitlines() if line.startswith("✗ ")}
+    assert set(fixes) == {"02", "03"}, out
+    assert fixes["02"] == (
+        f"✗ 02: AOAI_KEY_02 is rejected by {endpoint_02} (401): check the key for that resource"
+    )
+    assert "AOAI_DEPLOYMENT_03" in fixes["03"]
+    assert "'gpt-missing'" in fixes["03"]
+    assert "(404)" in fixes["03"]
+    assert "1/3 backends usable: 2 not usable" in out
+    for key in [*keys_of(emulator), WRONG_KEY]:
+        assert key not in out
+
+
+def test_missing_shared_deployment_names_both_variables(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = write_env(tmp_path / "shared.env", emulator.env(deployment="gpt-nowhere"))
+
+    code, out, _ = run_check(capsys, "--env-file", str(env))
+
+    assert code == 1
+    fix_01 = next(line for line in out.splitlines() if line.startswith("✗ 01: "))
+    assert "set AOAI_DEPLOYMENT_01" in fix_01
+    assert "AOAI_DEPLOYMENT, shared by all backends" in fix_01
+
+
+def test_unreachable_endpoint_names_the_endpoint_variable(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    variables = emulator.env(deployment=DEPLOYMENT)
+    variables["AOAI_ENDPOINT_04"] = f"http://127.0.0.1:{closed_port()}"
+    variables["AOAI_KEY_04"] = "a-key-for-nowhere-0000"
+    env = write_env(tmp_path / "refused.env", variables)
+
+    code, out, _ = run_check(capsys, "--env-file", str(env), "--timeout", "5")
+
+    assert code == 1
+    fix = next(line for line in out.splitlines() if line.startswith("✗ 04: "))
+    assert "is unreachable" in fix
+    assert fix.endswith("check AOAI_ENDPOINT_04")
+
+
+def test_json_report(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    variables = emulator.env(deployment=DEPLOYMENT)
+    variables["AOAI_KEY_02"] = WRONG_KEY
+    variables["AOAI_DEPLOYMENT_03"] = "gpt-missing"
+    env = write_env(tmp_path / "mixed.env", variables)
+
+    code, out, _ = run_check(capsys, "--env-file", str(env), "--json")
+
+    assert code == 1
+    report = json.loads(out)
+    assert report["ok"] is False
+    rows = {row["name"]: row for row in report["backends"]}
+    assert rows["01"]["usable"] is True
+    assert rows["01"]["remaining_tokens"] is not None
+    assert rows["01"]["remaining_requests"] is not None
+    assert (rows["02"]["reachable"], rows["02"]["auth_ok"], rows["02"]["usable"]) == (
+        True,
+        False,
+        False,
+    )
+    assert rows["02"]["status"] == 401
+    assert (rows["03"]["auth_ok"], rows["03"]["deployment_found"]) == (True, False)
+    assert rows["03"]["status"] == 404
+    for key in [*keys_of(emulator), WRONG_KEY]:
+        assert key not in out
+
+
+def test_throttled_backend_is_usable_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aoai_fallbacks.testing import FakeClock
+
+    # A quota too small for even one probe: the emulator answers 429.
+    with run_emulator(
+        resources=1, deployments=[DeploymentConfig(DEPLOYMENT, tpm=1, rpm=1)], clock=FakeClock()
+    ) as emu:
+        env = write_env(tmp_path / "tight.env", emu.env(deployment=DEPLOYMENT))
+        code, out, _ = run_check(capsys, "--env-file", str(env))
+        stats = emu.stats(DEPLOYMENT)
+
+    assert stats.throttled == 1
+    assert code == 0
+    assert "! 01: throttled right now (429" in out
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"AOAI_KEY_03": "some-key"}, "AOAI_ENDPOINT_03"),
+        ({}, "no Azure OpenAI backend configured"),
+    ],
+)
+def test_configuration_error_is_one_line_and_exit_two(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    variables: dict[str, str],
+    message: str,
+) -> None:
+    env = write_env(tmp_path / "broken.env", variables)
+
+    code, out, err = run_check(capsys, "--env-file", str(env))
+
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("configuration error: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert "some-key" not in err
+
+
+def test_missing_env_file_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_check(capsys, "--env-file", str(tmp_path / "absent.env"), "--json")
+
+    assert code == 2
+    assert json.loads(out) == {
+        "ok": False,
+        "config_error": f"--env-file {tmp_path / 'absent.env'} does not exist",
+    }
