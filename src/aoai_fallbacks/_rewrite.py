@@ -95,15 +95,17 @@ def rewrite(
     match = _DEPLOYMENT.match(path)
     if match is not None:
         path = f"{match.group(1)}{backend.deployment}{match.group(2) or ''}"
-    if path.startswith(_V1):
+    url = (
+        base.copy_with(path=prefix + path, query=query)
+        if query
+        else base.copy_with(path=prefix + path)
+    )
+    if path.startswith(_V1):  # the v1 API names the deployment in the body, needs no version
         if content:
             content = _with_model(content, backend.deployment)
             dropped = _DROPPED_WITH_BODY
-        url = base.copy_with(path=prefix + path, query=query)
     else:
-        url = base.copy_with(path=prefix + path, query=query).copy_set_param(
-            "api-version", backend.api_version
-        )
+        url = url.copy_set_param("api-version", backend.api_version)
     headers = [(k, v) for k, v in request.headers.raw if k.lower() not in dropped]
     headers.extend((k.encode("ascii"), v.encode("ascii")) for k, v in auth.items())
     extensions = dict(request.extensions)

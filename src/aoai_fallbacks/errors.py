@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import openai
 
@@ -23,8 +23,28 @@ __all__ = [
 ]
 
 
+_E = TypeVar("_E", bound="AOAIFallbacksError")
+
+
 class AOAIFallbacksError(Exception):
     """Base class of every error this library raises itself."""
+
+    @classmethod
+    def find(cls: type[_E], error: BaseException | None) -> _E | None:
+        """The first error of this class in `error`'s cause/context chain (`error` included).
+
+        For callers above a wrapper: langchain-openai re-raises openai errors
+        as its own classes with ours as ``__cause__``, so a LangChain user
+        catching ``openai.RateLimitError`` gets `retry_after` and `attempts`
+        with ``NoBackendAvailableError.find(exc)``.
+        """
+        seen: set[int] = set()
+        while error is not None and id(error) not in seen:
+            if isinstance(error, cls):
+                return error
+            seen.add(id(error))
+            error = error.__cause__ or error.__context__
+        return None
 
 
 class ConfigError(AOAIFallbacksError, ValueError):
@@ -97,21 +117,6 @@ class NoBackendAvailableError(AOAIFallbacksError, openai.RateLimitError):
         response = httpx.Response(429, headers=headers, json=body, request=request)
         # openai's annotations name httpx2; `httpx` here is the SDK's own flavour at run time.
         super().__init__(message, response=cast(Any, response), body=body)
-
-    @classmethod
-    def find(cls, error: BaseException | None) -> NoBackendAvailableError | None:
-        """This error inside `error`'s cause/context chain (or `error` itself), if there.
-
-        For callers above a wrapper, e.g. a LangChain user catching
-        ``openai.RateLimitError`` who wants `retry_after` and `attempts`.
-        """
-        seen: set[int] = set()
-        while error is not None and id(error) not in seen:
-            if isinstance(error, cls):
-                return error
-            seen.add(id(error))
-            error = error.__cause__ or error.__context__
-        return None
 
 
 class StreamInterruptedError(AOAIFallbacksError, openai.APIConnectionError):

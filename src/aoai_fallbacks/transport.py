@@ -1,0 +1,431 @@
+"""The one place that sends: an HTTP transport that spreads each request over the backends.
+
+`BalancingTransport` (sync) and `AsyncBalancingTransport` sit below the
+openai SDK (built with ``max_retries=0``), so the SDK, and LangChain above it,
+see one endpoint that simply answers. For each request the transport:
+
+1. asks the `Balancer` for a backend (priority, weights, cooldowns, circuits);
+2. rewrites the request for it (`aoai_fallbacks._rewrite`) and sends it
+   through one pooled inner transport;
+3. classifies the answer (`aoai_fallbacks.classify`) and records the verdict,
+   so every other request learns of a 429 at once;
+4. returns a success, a request's own error (bad request, content filter) or
+   a context overflow with no larger tier; and otherwise goes on **at once**
+   to the next backend (after a context overflow, to the larger tier);
+5. when none is usable, sleeps on the balancer's clock for the earliest
+   recovery if that fits in what is left of the wait budget, else raises
+   `NoBackendAvailableError` with every attempt. If every attempt met a
+   misconfigured backend, the last 401/403/404 is returned instead, so the SDK
+   raises its own `AuthenticationError`/`NotFoundError`: a rate-limit error
+   would send the caller looking in the wrong place.
+
+Streaming fails over only before the answer starts: the first chunk of a
+streamed answer is awaited before the response is handed up, so a backend
+that dies before its first byte is skipped like any other failure. A stream
+cut after that raises `StreamInterruptedError` naming the backend, which is
+recorded as failed and cooled down. Bodies of other answers are read here in
+full (the SDK would read them at once anyway), so a cut there fails over too.
+
+Every answer carries ``x-aoai-fallbacks-backend: <name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, cast
+
+import anyio.to_thread
+
+from aoai_fallbacks._auth import auth_headers
+from aoai_fallbacks._http import httpx
+from aoai_fallbacks._log import logger, register_secret
+from aoai_fallbacks._rewrite import estimate_tokens, is_event_stream, rewrite
+from aoai_fallbacks.balancer import Balancer, Wait
+from aoai_fallbacks.classify import Outcome, Verdict, classify_failure, classify_response
+from aoai_fallbacks.errors import Attempt, NoBackendAvailableError, StreamInterruptedError
+
+if TYPE_CHECKING:
+    from aoai_fallbacks.config import Backend
+
+__all__ = [
+    "BACKEND_HEADER",
+    "DEFAULT_LIMITS",
+    "AsyncBalancingTransport",
+    "BalancingTransport",
+]
+
+BACKEND_HEADER = "x-aoai-fallbacks-backend"
+"""The response header naming the backend that answered (its name, never its key)."""
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+"""The inner pool's limits: the openai SDK's own defaults, since the pool replaces the SDK's."""
+
+STREAM_CUT_COOLDOWN = 10.0
+"""Seconds a backend that cut a stream mid-way is kept out: it is likely overloaded or restarting."""
+
+_MIN_WAIT = 0.001  # a zero wait (rounding) must not make the loop spin
+_FAILURES = (httpx.TransportError, OSError)  # OSError: TLS errors httpx does not map
+# Headers describing a body that is handed up decoded and whole.
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+_KEPT_EXTENSIONS = ("http_version", "reason_phrase")
+
+
+def _reason(error: BaseException) -> str:
+    """A short, key-free name for a failed attempt, as logs and `Attempt.reason` show it."""
+    if isinstance(error, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(error, httpx.ConnectError):
+        return "connect"
+    if isinstance(error, (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)):
+        return "connection lost"
+    return type(error).__name__
+
+
+class _Journey:
+    """One request's way through the backends: what was tried, what is left, when to stop.
+
+    Holds everything the sync and async transports share; they add only the I/O.
+    """
+
+    def __init__(self, balancer: Balancer, request: httpx.Request) -> None:
+        self.balancer = balancer
+        self.request = request
+        self.started = balancer.clock.monotonic()
+        self.cost = estimate_tokens(request.content)
+        self.exclude: set[str] = set()
+        self.large = False
+        self.attempts: list[Attempt] = []
+        self._story: str | None = None  # why the last backend was left, for the next log line
+        self._misconfigured: httpx.Response | None = None
+
+    def next(self) -> Backend | float | httpx.Response:
+        """The backend to try next, or seconds to sleep first, or the final answer.
+
+        Raises `NoBackendAvailableError` when waiting would exceed the budget.
+        """
+        choice = self.balancer.select(exclude=self.exclude, large=self.large, cost=self.cost)
+        if not isinstance(choice, Wait):
+            if self._story is not None:
+                logger.info("%s; switching to backend %s", self._story, choice.label)
+                self._story = None
+            return choice
+        elapsed = self.balancer.clock.monotonic() - self.started
+        left = self.balancer.wait_budget - elapsed
+        if choice.seconds is not None and choice.seconds <= left:
+            logger.info(
+                "%s; no backend available, waiting %.1f s for the first to recover",
+                self._story or "every backend is busy",
+                choice.seconds,
+            )
+            self._story = None
+            return max(choice.seconds, _MIN_WAIT)
+        if self._misconfigured is not None and all(
+            a.outcome == Outcome.MISCONFIGURED.value for a in self.attempts
+        ):
+            logger.error(
+                "every backend tried is misconfigured (%s); returning the last answer",
+                ", ".join(str(a) for a in self.attempts),
+            )
+            return self._misconfigured
+        raise self._exhausted(choice.seconds)
+
+    def outgoing(self, backend: Backend, auth: Mapping[str, str]) -> httpx.Request:
+        return rewrite(self.request, backend, auth, attempt_timeout=self.balancer.attempt_timeout)
+
+    def failed(self, backend: Backend, error: BaseException) -> None:
+        """The attempt got no usable answer (timeout, refused, cut before the first byte)."""
+        self._learn(backend, classify_failure(_reason(error)))
+        self.exclude.add(backend.name)
+
+    def answered(self, backend: Backend, response: httpx.Response, body: bytes | None) -> bool:
+        """Learn from an answer; True if it is the one to hand up, False to go on."""
+        verdict = classify_response(
+            response.status_code, response.headers, body, now_wall=self.balancer.clock.time()
+        )
+        self._learn(backend, verdict)
+        outcome = verdict.outcome
+        if outcome in (Outcome.FAILED, Outcome.MISCONFIGURED):
+            self.exclude.add(backend.name)
+            if outcome is Outcome.MISCONFIGURED and body is not None:
+                self._misconfigured = _whole(response, body, backend)
+            return False
+        if outcome is Outcome.CONTEXT_OVERFLOW and not self.large and self._has_large():
+            self.large = True
+            return False
+        if outcome is Outcome.THROTTLED:
+            return False
+        self._story = None
+        return True
+
+    def _has_large(self) -> bool:
+        return any(b.tier == "large" for b in self.balancer.backends)
+
+    def _learn(self, backend: Backend, verdict: Verdict) -> None:
+        cooldown = self.balancer.record(backend, verdict)
+        self.attempts.append(
+            Attempt(backend.name, verdict.outcome.value, verdict.reason, verdict.status)
+        )
+        label = backend.label
+        outcome = verdict.outcome
+        if outcome is Outcome.THROTTLED:
+            self._story = (
+                f"backend {label} throttled for {cooldown or 0.0:.1f} s ({verdict.reason})"
+            )
+        elif outcome is Outcome.FAILED:
+            cooling = f", cooling for {cooldown:.1f} s" if cooldown else ""
+            self._story = f"backend {label} failed ({verdict.reason}){cooling}"
+        elif outcome is Outcome.MISCONFIGURED:
+            self._story = f"backend {label} is misconfigured ({verdict.reason})"
+        elif outcome is Outcome.CONTEXT_OVERFLOW:
+            self._story = f"backend {label}: the prompt is too long ({verdict.reason})"
+
+    def _exhausted(self, retry_after: float | None) -> NoBackendAvailableError:
+        tried = ", ".join(str(a) for a in self.attempts) or "none usable"
+        when = (
+            "no backend is expected to recover on its own"
+            if retry_after is None
+            else f"the first should recover in {retry_after:.1f} s"
+        )
+        message = (
+            f"no Azure OpenAI backend available after {len(self.attempts)} attempt(s) "
+            f"[{tried}]; {when}, beyond the wait budget of {self.balancer.wait_budget:g} s"
+        )
+        logger.error("%s", message)
+        return NoBackendAvailableError(
+            message, request=self.request, retry_after=retry_after, attempts=self.attempts
+        )
+
+    def cut(self, backend: Backend, error: BaseException) -> StreamInterruptedError:
+        """A stream broke after it started: record, cool, and name the backend in the error."""
+        self.balancer.record(backend, classify_failure("stream", retry_after=STREAM_CUT_COOLDOWN))
+        message = (
+            f"the stream from backend {backend.label} broke after it had started "
+            f"({_reason(error)}); not retried, since part of the answer was already delivered"
+        )
+        logger.warning("%s", message)
+        return StreamInterruptedError(message, backend=backend.name, request=self.request)
+
+
+def _headers(response: httpx.Response, backend: Backend, *, whole: bool) -> httpx.Headers:
+    headers = httpx.Headers(
+        [(k, v) for k, v in response.headers.multi_items() if not (whole and k in _BODY_HEADERS)]
+    )
+    headers[BACKEND_HEADER] = backend.name
+    return headers
+
+
+def _extensions(response: httpx.Response) -> dict[str, object]:
+    return {k: response.extensions[k] for k in _KEPT_EXTENSIONS if k in response.extensions}
+
+
+def _whole(response: httpx.Response, body: bytes, backend: Backend) -> httpx.Response:
+    """A read (and decoded) answer, rebuilt to be handed up with the backend named."""
+    return httpx.Response(
+        response.status_code,
+        headers=_headers(response, backend, whole=True),
+        content=body,
+        extensions=_extensions(response),
+    )
+
+
+def _register_keys(balancer: Balancer) -> None:
+    for backend in balancer.backends:
+        register_secret(backend.api_key)
+
+
+class _Relay(httpx.SyncByteStream):
+    """A started stream: its first chunk, then the rest; a cut becomes a clear error."""
+
+    def __init__(
+        self, first: bytes, rest: Iterator[bytes], response: httpx.Response, on_cut: _OnCut
+    ) -> None:
+        self._first = first
+        self._rest = rest
+        self._response = response
+        self._on_cut = on_cut
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._first:
+            yield self._first
+        try:
+            yield from self._rest
+        except _FAILURES as error:
+            raise self._on_cut(error) from error
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class _AsyncRelay(httpx.AsyncByteStream):
+    """`_Relay` for the async transport."""
+
+    def __init__(
+        self, first: bytes, rest: AsyncIterator[bytes], response: httpx.Response, on_cut: _OnCut
+    ) -> None:
+        self._first = first
+        self._rest = rest
+        self._response = response
+        self._on_cut = on_cut
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._first:
+            yield self._first
+        try:
+            async for chunk in self._rest:
+                yield chunk
+        except _FAILURES as error:
+            raise self._on_cut(error) from error
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class _OnCut:
+    """Bound `_Journey.cut` for one backend: what a relay calls when its stream breaks."""
+
+    __slots__ = ("_backend", "_journey")
+
+    def __init__(self, journey: _Journey, backend: Backend) -> None:
+        self._journey = journey
+        self._backend = backend
+
+    def __call__(self, error: BaseException) -> StreamInterruptedError:
+        return self._journey.cut(self._backend, error)
+
+
+class BalancingTransport(httpx.BaseTransport):
+    """A sync transport that sends each request to the best available backend of `balancer`.
+
+    `inner` is the transport that really sends (default: a pooled
+    `HTTPTransport`); it is reused across attempts and closed with this one.
+    """
+
+    def __init__(self, balancer: Balancer, *, inner: httpx.BaseTransport | None = None) -> None:
+        self.balancer = balancer
+        self._inner = httpx.HTTPTransport(limits=DEFAULT_LIMITS) if inner is None else inner
+        _register_keys(balancer)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        journey = _Journey(self.balancer, request)
+        while True:
+            step = journey.next()
+            if isinstance(step, float):
+                self.balancer.clock.sleep(step)
+            elif isinstance(step, httpx.Response):
+                return step
+            else:
+                answer = self._attempt(journey, step)
+                if answer is not None:
+                    return answer
+
+    def _attempt(self, journey: _Journey, backend: Backend) -> httpx.Response | None:
+        try:
+            outgoing = journey.outgoing(backend, auth_headers(backend))
+            response = self._inner.handle_request(outgoing)
+            try:
+                if response.is_success and is_event_stream(response.headers):
+                    return self._started(journey, backend, response)
+                body = response.read()
+            except BaseException:
+                response.close()
+                raise
+        except _FAILURES as error:
+            journey.failed(backend, error)
+            return None
+        except BaseException:
+            self.balancer.release(backend)
+            raise
+        if journey.answered(backend, response, None if response.is_success else body):
+            return _whole(response, body, backend)
+        return None
+
+    def _started(
+        self, journey: _Journey, backend: Backend, response: httpx.Response
+    ) -> httpx.Response:
+        """Wait for a stream's first chunk (a failure before it propagates), then hand it up."""
+        chunks = iter(cast(httpx.SyncByteStream, response.stream))
+        first = next((chunk for chunk in chunks if chunk), b"")
+        journey.answered(backend, response, None)
+        return httpx.Response(
+            response.status_code,
+            headers=_headers(response, backend, whole=False),
+            stream=_Relay(first, chunks, response, _OnCut(journey, backend)),
+            extensions=_extensions(response),
+        )
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncBalancingTransport(httpx.AsyncBaseTransport):
+    """`BalancingTransport` for `httpx.AsyncClient` and `openai.AsyncAzureOpenAI`.
+
+    Safe to share between tasks: the balancer's lock is never held across an
+    ``await``. A cancelled request gives back a half-open probe at once.
+    """
+
+    def __init__(
+        self, balancer: Balancer, *, inner: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.balancer = balancer
+        self._inner = httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS) if inner is None else inner
+        _register_keys(balancer)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        journey = _Journey(self.balancer, request)
+        while True:
+            step = journey.next()
+            if isinstance(step, float):
+                await self.balancer.clock.asleep(step)
+            elif isinstance(step, httpx.Response):
+                return step
+            else:
+                answer = await self._attempt(journey, step)
+                if answer is not None:
+                    return answer
+
+    async def _attempt(self, journey: _Journey, backend: Backend) -> httpx.Response | None:
+        try:
+            if backend.api_key is None:  # a token may need a network round trip: not on the loop
+                auth = await anyio.to_thread.run_sync(auth_headers, backend)
+            else:
+                auth = auth_headers(backend)
+            response = await self._inner.handle_async_request(journey.outgoing(backend, auth))
+            try:
+                if response.is_success and is_event_stream(response.headers):
+                    return await self._started(journey, backend, response)
+                body = await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+        except _FAILURES as error:
+            journey.failed(backend, error)
+            return None
+        except BaseException:
+            self.balancer.release(backend)
+            raise
+        if journey.answered(backend, response, None if response.is_success else body):
+            return _whole(response, body, backend)
+        return None
+
+    async def _started(
+        self, journey: _Journey, backend: Backend, response: httpx.Response
+    ) -> httpx.Response:
+        chunks = aiter(cast(httpx.AsyncByteStream, response.stream))
+        first = b""
+        async for chunk in chunks:
+            if chunk:
+                first = chunk
+                break
+        journey.answered(backend, response, None)
+        return httpx.Response(
+            response.status_code,
+            headers=_headers(response, backend, whole=False),
+            stream=_AsyncRelay(first, chunks, response, _OnCut(journey, backend)),
+            extensions=_extensions(response),
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
