@@ -6,17 +6,20 @@ installed, openai-priority-loadbalancer and LiteLLM's Router. Scenarios: 50%,
 100% and 200% of the emulated resources' total capacity, and a fault scenario
 (one backend answering 503, one hanging). Each pair gets a fresh emulator.
 
-Prints a markdown table and writes it, with a PNG plot, to --out. --quick is
+Prints a markdown table and writes it, with the raw metrics as JSON and a PNG
+plot, to --out. --quick is
 the smoke test CI runs (under a minute, only the library's own approaches).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 __all__ = ["add_arguments", "run"]
@@ -32,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         default=Path("bench-results"),
-        help="directory for results.md and results.png",
+        help="directory for results.md, results.json and results.png",
     )
     parser.add_argument(
         "--approaches",
@@ -109,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(text)
+    (args.out / "results.json").write_text(json.dumps([asdict(r.metrics) for r in runs], indent=1))
     if not args.no_plot:
         plot(runs, args.out / "results.png")
     print(f"wrote {args.out / 'results.md'}" + ("" if args.no_plot else " and results.png"))

@@ -49,6 +49,7 @@ class Overhead:
     """CPU microseconds per request, direct and through the balancer, and what the balancer adds."""
 
     calls: int
+    rounds: int
     direct_us: float
     balanced_us: float
 
@@ -115,7 +116,7 @@ def measure_overhead(calls: int = 2_000, *, rounds: int = 5) -> Overhead:
         return statistics.median(samples)
 
     try:
-        return Overhead(calls, cpu_us(per_call(direct)), cpu_us(per_call(balanced)))
+        return Overhead(calls, rounds, cpu_us(per_call(direct)), cpu_us(per_call(balanced)))
     finally:
         direct.close()
         balanced.close()

@@ -157,7 +157,7 @@ def markdown(
             "",
             f"Direct SDK call {overhead.direct_us:.0f} µs; through the balancer "
             f"{overhead.balanced_us:.0f} µs: the balancer adds **{overhead.added_us:.0f} µs** "
-            f"({overhead.ratio:.2f}x a direct call), median of {overhead.calls} calls x 5.",
+            f"({overhead.ratio:.2f}x a direct call), median of {overhead.rounds} rounds of {overhead.calls} calls.",
             "",
         ]
     lines += ["## Targets (the balancer)", "", "| target | measured | verdict |", "|---|---|---|"]
@@ -180,7 +180,11 @@ def plot(runs: Sequence[Run], path: Path, *, timeline_scenario: str = "200%") ->
     grid = figure.add_gridspec(2, 1)
     top, bottom = figure.add_subfigure(grid[0]), figure.add_subfigure(grid[1])
     top.suptitle(f"Answers per second per backend over time, {timeline_scenario} load")
-    for axes, run in zip(top.subplots(1, columns, squeeze=False)[0], timeline_runs, strict=False):
+    top_axes = top.subplots(1, columns, squeeze=False)[0]
+    bottom_axes = bottom.subplots(1, columns, squeeze=False)[0]
+    for unused in [*top_axes[len(timeline_runs) :], *bottom_axes[len(scenarios) :]]:
+        unused.set_visible(False)
+    for axes, run in zip(top_axes, timeline_runs, strict=False):
         for index, name in enumerate(run.backend_names):
             times, rates = _rates(run, index)
             axes.plot(times, rates, label=f"backend {name}")
@@ -189,19 +193,18 @@ def plot(runs: Sequence[Run], path: Path, *, timeline_scenario: str = "200%") ->
         axes.set_ylabel("answers/s")
         axes.legend(fontsize="small")
     bottom.suptitle("Latency CDF per approach (answered requests)")
-    for axes, scenario in zip(
-        bottom.subplots(1, columns, squeeze=False)[0], scenarios, strict=False
-    ):
+    for axes, scenario in zip(bottom_axes, scenarios, strict=False):
         for run in runs:
             if run.metrics.scenario != scenario:
                 continue
-            latencies = sorted(r.latency for r in run.records if r.ok and r.latency is not None)
+            latencies = sorted(
+                r.latency * 1000 for r in run.records if r.ok and r.latency is not None
+            )
             if latencies:
                 shares = [(i + 1) / len(latencies) for i in range(len(latencies))]
                 axes.step(latencies, shares, where="post", label=run.metrics.approach)
         axes.set_title(f"{scenario} load")
-        axes.set_xscale("log")
-        axes.set_xlabel("latency (s)")
+        axes.set_xlabel("latency (ms)")
         axes.set_ylabel("share answered")
         axes.legend(fontsize="small")
     figure.savefig(path, dpi=90)

@@ -1,0 +1,53 @@
+"""`aoai-fallbacks bench --quick`, as CI runs it: it completes on the emulator and its counts add up.
+
+Never asserts times: only that every run ended, every request is either an
+answer or a client-visible error, and the files are written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aoai_fallbacks._bench.scenarios import BASELINE, quick_setup
+from aoai_fallbacks.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.timeout(110)
+def test_quick_bench_completes_and_its_counts_add_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 0
+
+    runs = json.loads((tmp_path / "results.json").read_text())
+    scenarios = [s.name for s in quick_setup().scenarios]
+    expected = {(BASELINE, "direct")} | {
+        (s, a) for s in scenarios for a in ("direct", "recipe", "balancer")
+    }
+    assert {(r["scenario"], r["approach"]) for r in runs} == expected
+    for run in runs:
+        assert run["requests"] > 0
+        assert run["answers"] + run["errors"] == run["requests"], run
+        assert sum(n for _, n in run["error_kinds"]) == run["errors"], run
+        attempts = run["attempts"]
+        # every answer was served by a backend; each attempt is counted once by the emulator
+        assert attempts["served"] >= run["answers"], run
+        assert attempts["requests"] == sum(
+            attempts[k] for k in ("served", "throttled", "failed", "rejected")
+        ), run
+        assert run["wasted"] == attempts["requests"] - attempts["served"]
+
+    by = {(r["scenario"], r["approach"]): r for r in runs}
+    # in the fault scenario the direct client sits on the backend that answers 503
+    assert by[("faults", "direct")]["answers"] == 0
+    assert by[("faults", "direct")]["attempts"]["failed"] > 0
+
+    text = (tmp_path / "results.md").read_text()
+    assert "## Targets (the balancer)" in text
+    assert "## faults:" in text
+    assert (tmp_path / "results.png").read_bytes().startswith(b"\x89PNG")
+    assert text in capsys.readouterr().out
