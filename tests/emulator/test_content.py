@@ -1,0 +1,91 @@
+"""Deterministic answers: prose within its budget, JSON that validates against its schema."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import jsonschema
+import pytest
+
+from aoai_fallbacks.emulator._content import answer_text, schema_instance, tool_to_call
+from aoai_fallbacks.emulator._tokens import prompt_tokens, text_tokens
+
+SCHEMAS: list[dict[str, Any]] = [
+    {"type": "object", "properties": {"a": {"type": "string", "minLength": 30, "maxLength": 40}}},
+    {"type": "integer", "minimum": 5, "maximum": 7},
+    {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+    {"type": "array", "items": {"type": "boolean"}, "minItems": 2, "maxItems": 4},
+    {"enum": ["red", "green"]},
+    {"const": 42},
+    {"type": ["string", "null"], "format": "date-time"},
+    {"anyOf": [{"type": "null"}, {"type": "string", "format": "email"}]},
+    {"type": "string", "format": "uuid"},
+    {
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+                },
+                "required": ["name", "children"],
+                "additionalProperties": False,
+            }
+        },
+        "$ref": "#/$defs/Node",
+    },
+    {"allOf": [{"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}]},
+    {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "items": False},
+]
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+@pytest.mark.parametrize("seed", range(5))
+def test_schema_instances_validate(schema: dict[str, Any], seed: int) -> None:
+    jsonschema.validate(
+        schema_instance(schema, random.Random(seed)),
+        schema,
+        format_checker=jsonschema.FormatChecker(),
+    )
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 17, None])
+def test_answers_stay_within_their_budget(limit: int | None) -> None:
+    for seed in range(20):
+        text, finish_reason = answer_text(random.Random(seed), limit)
+        assert text
+        assert text_tokens(text) <= (40 if limit is None else limit)
+        if limit is None:
+            assert finish_reason == "stop"
+
+
+def test_answers_are_deterministic() -> None:
+    assert answer_text(random.Random(1), None) == answer_text(random.Random(1), None)
+
+
+def test_tool_choice_rules() -> None:
+    tools = [
+        {"type": "function", "function": {"name": "alpha"}},
+        {"type": "function", "function": {"name": "beta"}},
+    ]
+    user = [{"role": "user", "content": "please use beta"}]
+    after_tool = [*user, {"role": "tool", "content": "done", "tool_call_id": "1"}]
+    named = {"type": "function", "function": {"name": "alpha"}}
+
+    assert tool_to_call(tools, named, user) == {"name": "alpha"}
+    assert tool_to_call(tools, "required", user) == {"name": "beta"}
+    assert tool_to_call(tools, "required", after_tool) == {"name": "alpha"}
+    assert tool_to_call(tools, None, user) == {"name": "beta"}
+    assert tool_to_call(tools, "auto", after_tool) is None
+    assert tool_to_call(tools, "none", user) is None
+
+
+def test_prompt_tokens_grow_with_the_prompt_and_count_tools() -> None:
+    short = {"messages": [{"role": "user", "content": "hi"}]}
+    longer = {"messages": [{"role": "user", "content": "hi" * 100}]}
+    tooled = {**short, "tools": [{"type": "function", "function": {"name": "alpha"}}]}
+
+    assert prompt_tokens(short) == 3 + 3 + 1
+    assert prompt_tokens(longer) == 3 + 3 + 50
+    assert prompt_tokens(tooled) > prompt_tokens(short)
