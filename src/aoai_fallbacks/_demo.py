@@ -244,9 +244,7 @@ def _view(
     from rich.table import Table
 
     def render() -> Any:
-        table = Table(
-            title=f"{phase.name}: {_plain_line(phase, time.monotonic() - phase.started, total)}"
-        )
+        table = Table(title=_plain_line(phase, time.monotonic() - phase.started, total))
         for column in ("backend", "served", "throttled", "failed", "cooling down", "circuit"):
             table.add_column(column)
         status = {s.name: s for s in phase.balancer.snapshot()} if phase.balancer else {}
