@@ -50,7 +50,9 @@ class _QuietStreamCuts(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        while exc is not None:
+        for _ in range(8):  # through exception groups and chains, never around a cycle
+            if exc is None:
+                break
             if isinstance(exc, StreamCut):
                 return False
             group = getattr(exc, "exceptions", None)
