@@ -1,0 +1,66 @@
+"""How the faces are built: from the environment, sharing one balancer, refusing what they own."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from aoai_fallbacks import (
+    Balancer,
+    ConfigError,
+    balanced_chat_model,
+    balanced_openai_client,
+)
+from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
+from aoai_fallbacks.testing import FakeClock
+
+from ._support import ask, backends_of
+
+SMALL = DeploymentConfig("gpt-35-turbo", tpm=1_000)  # one request per 10 s window
+BIG = DeploymentConfig("big", tpm=1_000_000)
+
+
+def test_without_backends_the_faces_read_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, clock: FakeClock
+) -> None:
+    with run_emulator(2, [DeploymentConfig("gpt-35-turbo")], clock=clock) as emu:
+        monkeypatch.chdir(tmp_path)  # no stray .env
+        for name, value in emu.env().items():
+            monkeypatch.setenv(name, value)
+        client = balanced_openai_client()
+        assert isinstance(client, openai.AzureOpenAI)
+        assert ask(client) in {"01", "02"}
+        assert isinstance(balanced_openai_client(async_=True), openai.AsyncAzureOpenAI)
+        assert balanced_chat_model(max_tokens=10).invoke("hi").content
+        assert emu.stats("gpt-35-turbo").served == 2
+
+
+def test_clients_sharing_a_balancer_share_what_it_learned(clock: FakeClock) -> None:
+    with run_emulator(2, [SMALL, BIG], clock=clock) as emu:
+        backends = backends_of(emu, AOAI_DEPLOYMENT_02="big", AOAI_PRIORITY_02="2")
+        balancer = Balancer(backends, clock=clock)
+        sdk = balanced_openai_client(balancer=balancer)
+        model = balanced_chat_model(balancer=balancer, max_tokens=20)
+        assert ask(sdk) == "01"
+        assert ask(sdk) == "02"  # 01 answered 429 and is cooling
+        model.invoke("hi")  # goes straight to 02: 01 is not asked again
+        assert emu.resources[0].stats("gpt-35-turbo").requests == 2
+        assert emu.resources[1].stats("big").served == 2
+        assert clock.slept == []
+
+
+@pytest.mark.parametrize("face", [balanced_openai_client, balanced_chat_model])
+def test_backends_and_balancer_together_are_refused(clock: FakeClock, face: object) -> None:
+    with run_emulator(1, [SMALL], clock=clock) as emu:
+        backends = backends_of(emu)
+        with pytest.raises(ConfigError, match="backends or balancer, not both"):
+            face(backends, balancer=Balancer(backends))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("option", ["api_key", "azure_endpoint", "max_retries", "http_client"])
+def test_connection_settings_the_balancer_owns_are_refused(clock: FakeClock, option: str) -> None:
+    with run_emulator(1, [SMALL], clock=clock) as emu:
+        backends = backends_of(emu)
+        for face in (balanced_openai_client, balanced_chat_model):
+            with pytest.raises(ConfigError, match=option):
+                face(backends, **{option: None})  # type: ignore[operator]
