@@ -13,6 +13,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Sequence
+from contextlib import suppress
 
 import uvicorn
 
@@ -94,9 +95,10 @@ class ServerThread:
 
     def stop(self) -> None:
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        if loop is not None:
             for resource in self._resources:
-                loop.call_soon_threadsafe(resource.closing.set)
+                with suppress(RuntimeError):  # the loop already ended: nothing hangs
+                    loop.call_soon_threadsafe(resource.closing.set)
         for server in self._servers:
             server.should_exit = True
         self._thread.join(_STOP_TIMEOUT)
