@@ -204,7 +204,10 @@ def test_async_invocation_falls_back_the_same_way(clock: FakeClock) -> None:
 
 
 def test_a_streamed_prompt_too_long_goes_to_the_larger_tier(clock: FakeClock) -> None:
-    deployments = [DeploymentConfig(SMALL), DeploymentConfig(LARGE, context_window=32_768)]
+    deployments = [
+        DeploymentConfig(SMALL, tpm=1_000_000),
+        DeploymentConfig(LARGE, tpm=1_000_000, context_window=32_768),
+    ]
     with run_emulator(2, deployments, clock=clock) as emu:
         chain = fallback_chain(load_backends(emu.env(deployment=SMALL, large_deployment=LARGE)))
 
