@@ -153,7 +153,6 @@ def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> Pr
     names = _Variables(backend, environ)
     where = backend.endpoint
     result = _Row(backend)
-    start = time.perf_counter()
     try:
         client = _client(backend, timeout)
     except ConfigError as exc:  # Entra ID without azure-identity installed
@@ -164,6 +163,7 @@ def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> Pr
             fix=f"no Microsoft Entra ID token ({type(exc).__name__}): sign in (az login) "
             f"or set {names.key}",
         )
+    start = time.perf_counter()  # the request's round trip, not the client's set-up
     try:
         raw = client.chat.completions.with_raw_response.create(
             model=backend.deployment, messages=_PROBE_MESSAGES, max_tokens=1
