@@ -212,7 +212,7 @@ def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> Pr
             return result(
                 reachable=True,
                 fix=f"{where} has no Azure OpenAI API at this address (404): check {names.endpoint} "
-                "(it should look like https://NAME.openai.azure.com)",
+                "(it should look like https://NAME.openai.azure.com) and AOAI_API_VERSION",
                 **seen,
             )
         if status == 429:

@@ -213,3 +213,38 @@ def test_missing_env_file_is_a_configuration_error(
         "ok": False,
         "config_error": f"--env-file {tmp_path / 'absent.env'} does not exist",
     }
+
+
+def test_missing_large_deployment_names_the_large_tier_variables(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    variables = emulator.env(deployment=DEPLOYMENT, large_deployment="gpt-4-32k")
+    env = write_env(tmp_path / "large.env", variables)
+
+    code, out, _ = run_check(capsys, "--env-file", str(env))
+
+    assert code == 1
+    fixes = [line for line in out.splitlines() if line.startswith("✗ ")]
+    assert [line[2:10] for line in fixes] == ["01-large", "02-large", "03-large"]
+    assert "set AOAI_LARGE_DEPLOYMENT_02 to a deployment" in fixes[1]
+    assert "(it uses AOAI_LARGE_DEPLOYMENT, shared by all backends)" in fixes[1]
+    assert "3/6 backends usable" in out
+
+
+def test_failing_and_hanging_backends_are_not_usable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with run_emulator(resources=3, deployments=[DeploymentConfig(DEPLOYMENT)]) as emu:
+        emu.resources[0].set_faults(DEPLOYMENT, outage=True)
+        emu.resources[1].set_faults(DEPLOYMENT, hang=True)
+        env = write_env(tmp_path / "faulty.env", emu.env(deployment=DEPLOYMENT))
+
+        code, out, _ = run_check(capsys, "--env-file", str(env), "--timeout", "0.5", "--json")
+
+    assert code == 1
+    rows = {row["name"]: row for row in json.loads(out)["backends"]}
+    assert (rows["01"]["status"], rows["01"]["usable"]) == (503, False)
+    assert "failing right now (503)" in rows["01"]["fix"]
+    assert (rows["02"]["reachable"], rows["02"]["usable"]) == (False, False)
+    assert "did not answer within 0.5 s: check AOAI_ENDPOINT_02" in rows["02"]["fix"]
+    assert rows["03"]["usable"] is True
