@@ -107,10 +107,11 @@ def run(args: argparse.Namespace) -> int:
         print(_table(_PROBE_COLUMNS, [_probe_row(r) for r in results]), file=out)
         print(file=out)
         for r in results:
+            # Plain ASCII markers: the report may go to a file in a legacy encoding.
             if r.fix:
-                print(f"✗ {r.name}: {r.fix}", file=out)
+                print(f"FIX {r.name}: {r.fix}", file=out)
             elif r.note:
-                print(f"! {r.name}: {r.note}", file=out)
+                print(f"NOTE {r.name}: {r.note}", file=out)
         usable = sum(r.usable for r in results)
         verdict = "all usable" if ok else f"{len(results) - usable} not usable"
         print(f"{usable}/{len(results)} backends usable: {verdict}", file=out)
@@ -292,7 +293,6 @@ class _Variables:
     """The names of the variables that configure one backend, for the fixes."""
 
     def __init__(self, backend: Backend, environ: Mapping[str, str]) -> None:
-        self._backend = backend
         self._environ = environ
         number = backend.name.split("-")[0]
         self.endpoint = f"AOAI_ENDPOINT_{number}"

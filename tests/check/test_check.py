@@ -88,10 +88,10 @@ def test_good_wrong_key_and_missing_deployment(
 
     assert code == 1
     assert err == ""
-    fixes = {line[2:4]: line for line in out.splitlines() if line.startswith("✗ ")}
+    fixes = {line[4:6]: line for line in out.splitlines() if line.startswith("FIX ")}
     assert set(fixes) == {"02", "03"}, out
     assert fixes["02"] == (
-        f"✗ 02: AOAI_KEY_02 is rejected by {endpoint_02} (401): check the key for that resource"
+        f"FIX 02: AOAI_KEY_02 is rejected by {endpoint_02} (401): check the key for that resource"
     )
     assert "AOAI_DEPLOYMENT_03" in fixes["03"]
     assert "'gpt-missing'" in fixes["03"]
@@ -109,7 +109,7 @@ def test_missing_shared_deployment_names_both_variables(
     code, out, _ = run_check(capsys, "--env-file", str(env))
 
     assert code == 1
-    fix_01 = next(line for line in out.splitlines() if line.startswith("✗ 01: "))
+    fix_01 = next(line for line in out.splitlines() if line.startswith("FIX 01: "))
     assert "set AOAI_DEPLOYMENT_01" in fix_01
     assert "AOAI_DEPLOYMENT, shared by all backends" in fix_01
 
@@ -125,7 +125,7 @@ def test_unreachable_endpoint_names_the_endpoint_variable(
     code, out, _ = run_check(capsys, "--env-file", str(env), "--timeout", "5")
 
     assert code == 1
-    fix = next(line for line in out.splitlines() if line.startswith("✗ 04: "))
+    fix = next(line for line in out.splitlines() if line.startswith("FIX 04: "))
     assert "is unreachable" in fix
     assert fix.endswith("check AOAI_ENDPOINT_04")
 
@@ -174,7 +174,7 @@ def test_throttled_backend_is_usable_and_says_so(
 
     assert stats.throttled == 1
     assert code == 0
-    assert "! 01: throttled right now (429" in out
+    assert "NOTE 01: throttled right now (429" in out
 
 
 @pytest.mark.parametrize(
@@ -224,8 +224,8 @@ def test_missing_large_deployment_names_the_large_tier_variables(
     code, out, _ = run_check(capsys, "--env-file", str(env))
 
     assert code == 1
-    fixes = [line for line in out.splitlines() if line.startswith("✗ ")]
-    assert [line[2:10] for line in fixes] == ["01-large", "02-large", "03-large"]
+    fixes = [line for line in out.splitlines() if line.startswith("FIX ")]
+    assert [line[4:12] for line in fixes] == ["01-large", "02-large", "03-large"]
     assert "set AOAI_LARGE_DEPLOYMENT_02 to a deployment" in fixes[1]
     assert "(it uses AOAI_LARGE_DEPLOYMENT, shared by all backends)" in fixes[1]
     assert "3/6 backends usable" in out
