@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from aoai_fallbacks._http import httpx
 
@@ -38,14 +39,31 @@ _TIMEOUT_KEYS = ("connect", "read", "write", "pool")
 
 
 @functools.lru_cache(maxsize=256)
-def _endpoint(endpoint: str) -> tuple[httpx.URL, str]:
-    """The endpoint as a URL, and its path prefix without a trailing slash (cached)."""
-    url = httpx.URL(endpoint)
-    return url, url.path.rstrip("/")
+def _endpoint(endpoint: str) -> str:
+    """The endpoint normalised once (cached): ``scheme://host[:port][/prefix]``, no trailing slash."""
+    return str(httpx.URL(endpoint)).rstrip("/")
+
+
+@functools.lru_cache(maxsize=256)
+def _version_param(api_version: str) -> str:
+    return "api-version=" + quote(api_version, safe="")
+
+
+def _query(query: str, api_version: str | None) -> str:
+    """The query string with ``api-version`` replaced (None: kept as it is), with its ``?``.
+
+    Plain string work: parsing and re-encoding the query costs more than the
+    whole rest of the rewrite, and only this one parameter changes.
+    """
+    if api_version is None:
+        return f"?{query}" if query else ""
+    kept = [p for p in query.split("&") if p and not p.startswith("api-version=")]
+    kept.append(_version_param(api_version))
+    return "?" + "&".join(kept)
 
 
 def _openai_path(path: str) -> str:
-    """The path from its ``/openai/`` segment on: what follows any endpoint's own prefix."""
+    """The (percent-encoded) path from its ``/openai/`` segment on, after any endpoint's prefix."""
     start = path.find("/openai/")
     return path[start:] if start >= 0 else path
 
@@ -87,25 +105,20 @@ def rewrite(
     again on every attempt. `attempt_timeout` caps each phase of the httpx
     timeout (connect, read, write, pool) for this attempt.
     """
-    base, prefix = _endpoint(backend.endpoint)
-    path = _openai_path(request.url.path)
+    raw_path, _, query = request.url.raw_path.decode("ascii").partition("?")
+    path = _openai_path(raw_path)
     content = request.content
-    query = request.url.query
     dropped = _DROPPED
     match = _DEPLOYMENT.match(path)
     if match is not None:
-        path = f"{match.group(1)}{backend.deployment}{match.group(2) or ''}"
-    url = (
-        base.copy_with(path=prefix + path, query=query)
-        if query
-        else base.copy_with(path=prefix + path)
-    )
+        path = f"{match.group(1)}{quote(backend.deployment, safe='')}{match.group(2) or ''}"
+    api_version: str | None = backend.api_version
     if path.startswith(_V1):  # the v1 API names the deployment in the body, needs no version
+        api_version = None
         if content:
             content = _with_model(content, backend.deployment)
             dropped = _DROPPED_WITH_BODY
-    else:
-        url = url.copy_set_param("api-version", backend.api_version)
+    url = _endpoint(backend.endpoint) + path + _query(query, api_version)
     headers = [(k, v) for k, v in request.headers.raw if k.lower() not in dropped]
     headers.extend((k.encode("ascii"), v.encode("ascii")) for k, v in auth.items())
     extensions = dict(request.extensions)

@@ -65,9 +65,6 @@ STREAM_CUT_COOLDOWN = 10.0
 
 _MIN_WAIT = 0.001  # a zero wait (rounding) must not make the loop spin
 _FAILURES = (httpx.TransportError, OSError)  # OSError: TLS errors httpx does not map
-# Headers describing a body that is handed up decoded and whole.
-_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-_KEPT_EXTENSIONS = ("http_version", "reason_phrase")
 
 
 def _reason(error: BaseException) -> str:
@@ -147,7 +144,7 @@ class _Journey:
         if outcome in (Outcome.FAILED, Outcome.MISCONFIGURED):
             self.exclude.add(backend.name)
             if outcome is Outcome.MISCONFIGURED and body is not None:
-                self._misconfigured = _whole(response, body, backend)
+                self._misconfigured = _named(response, backend)
             return False
         if outcome is Outcome.CONTEXT_OVERFLOW and not self.large and self._has_large():
             self.large = True
@@ -206,26 +203,10 @@ class _Journey:
         return StreamInterruptedError(message, backend=backend.name, request=self.request)
 
 
-def _headers(response: httpx.Response, backend: Backend, *, whole: bool) -> httpx.Headers:
-    headers = httpx.Headers(
-        [(k, v) for k, v in response.headers.multi_items() if not (whole and k in _BODY_HEADERS)]
-    )
-    headers[BACKEND_HEADER] = backend.name
-    return headers
-
-
-def _extensions(response: httpx.Response) -> dict[str, object]:
-    return {k: response.extensions[k] for k in _KEPT_EXTENSIONS if k in response.extensions}
-
-
-def _whole(response: httpx.Response, body: bytes, backend: Backend) -> httpx.Response:
-    """A read (and decoded) answer, rebuilt to be handed up with the backend named."""
-    return httpx.Response(
-        response.status_code,
-        headers=_headers(response, backend, whole=True),
-        content=body,
-        extensions=_extensions(response),
-    )
+def _named(response: httpx.Response, backend: Backend) -> httpx.Response:
+    """The answer as handed up: the backend's own, plus the header naming it."""
+    response.headers[BACKEND_HEADER] = backend.name
+    return response
 
 
 def _register_keys(balancer: Balancer) -> None:
@@ -237,11 +218,11 @@ class _Relay(httpx.SyncByteStream):
     """A started stream: its first chunk, then the rest; a cut becomes a clear error."""
 
     def __init__(
-        self, first: bytes, rest: Iterator[bytes], response: httpx.Response, on_cut: _OnCut
+        self, first: bytes, rest: Iterator[bytes], source: httpx.SyncByteStream, on_cut: _OnCut
     ) -> None:
         self._first = first
         self._rest = rest
-        self._response = response
+        self._source = source
         self._on_cut = on_cut
 
     def __iter__(self) -> Iterator[bytes]:
@@ -253,18 +234,22 @@ class _Relay(httpx.SyncByteStream):
             raise self._on_cut(error) from error
 
     def close(self) -> None:
-        self._response.close()
+        self._source.close()
 
 
 class _AsyncRelay(httpx.AsyncByteStream):
     """`_Relay` for the async transport."""
 
     def __init__(
-        self, first: bytes, rest: AsyncIterator[bytes], response: httpx.Response, on_cut: _OnCut
+        self,
+        first: bytes,
+        rest: AsyncIterator[bytes],
+        source: httpx.AsyncByteStream,
+        on_cut: _OnCut,
     ) -> None:
         self._first = first
         self._rest = rest
-        self._response = response
+        self._source = source
         self._on_cut = on_cut
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -277,7 +262,7 @@ class _AsyncRelay(httpx.AsyncByteStream):
             raise self._on_cut(error) from error
 
     async def aclose(self) -> None:
-        await self._response.aclose()
+        await self._source.aclose()
 
 
 class _OnCut:
@@ -337,22 +322,19 @@ class BalancingTransport(httpx.BaseTransport):
             self.balancer.release(backend)
             raise
         if journey.answered(backend, response, None if response.is_success else body):
-            return _whole(response, body, backend)
+            return _named(response, backend)
         return None
 
     def _started(
         self, journey: _Journey, backend: Backend, response: httpx.Response
     ) -> httpx.Response:
         """Wait for a stream's first chunk (a failure before it propagates), then hand it up."""
-        chunks = iter(cast(httpx.SyncByteStream, response.stream))
+        source = cast(httpx.SyncByteStream, response.stream)
+        chunks = iter(source)
         first = next((chunk for chunk in chunks if chunk), b"")
         journey.answered(backend, response, None)
-        return httpx.Response(
-            response.status_code,
-            headers=_headers(response, backend, whole=False),
-            stream=_Relay(first, chunks, response, _OnCut(journey, backend)),
-            extensions=_extensions(response),
-        )
+        response.stream = _Relay(first, chunks, source, _OnCut(journey, backend))
+        return _named(response, backend)
 
     def close(self) -> None:
         self._inner.close()
@@ -407,25 +389,22 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
             self.balancer.release(backend)
             raise
         if journey.answered(backend, response, None if response.is_success else body):
-            return _whole(response, body, backend)
+            return _named(response, backend)
         return None
 
     async def _started(
         self, journey: _Journey, backend: Backend, response: httpx.Response
     ) -> httpx.Response:
-        chunks = aiter(cast(httpx.AsyncByteStream, response.stream))
+        source = cast(httpx.AsyncByteStream, response.stream)
+        chunks = aiter(source)
         first = b""
         async for chunk in chunks:
             if chunk:
                 first = chunk
                 break
         journey.answered(backend, response, None)
-        return httpx.Response(
-            response.status_code,
-            headers=_headers(response, backend, whole=False),
-            stream=_AsyncRelay(first, chunks, response, _OnCut(journey, backend)),
-            extensions=_extensions(response),
-        )
+        response.stream = _AsyncRelay(first, chunks, source, _OnCut(journey, backend))
+        return _named(response, backend)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
