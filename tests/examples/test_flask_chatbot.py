@@ -149,7 +149,7 @@ def test_runs_as_written_on_the_builtin_emulator(tmp_path: Path) -> None:
     """`python examples/flask_chatbot.py` with nothing configured serves from the emulator."""
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("AOAI_")}
-    environ["PORT"] = str(port)
+    environ.update(PORT=str(port), PYTHONUNBUFFERED="1")  # its output must survive terminate()
     process = subprocess.Popen(
         [sys.executable, str(EXAMPLE)],
         cwd=tmp_path,
