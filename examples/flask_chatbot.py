@@ -19,17 +19,18 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dotenv import find_dotenv
+from dotenv import dotenv_values, find_dotenv
 from flask import Flask, request
 from flask.typing import ResponseReturnValue
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
-from aoai_fallbacks import NoBackendAvailableError, balanced_chat_model
+from aoai_fallbacks import ConfigError, NoBackendAvailableError, balanced_chat_model
 
 BACKEND_HEADER = "x-aoai-fallbacks-backend"
 PROMPT = ChatPromptTemplate.from_messages(
@@ -77,7 +78,9 @@ def create_app(model: BaseChatModel | None = None) -> Flask:
 @contextmanager
 def _backends_or_emulator() -> Iterator[None]:
     """Leave a real configuration alone; with none at all, serve from the built-in emulator."""
-    if find_dotenv(usecwd=True) or any(name.startswith("AOAI_") for name in os.environ):
+    found = find_dotenv(usecwd=True)
+    names = list(os.environ) + (list(dotenv_values(found)) if found else [])
+    if any(name.startswith("AOAI_") for name in names):
         yield
         return
     from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
@@ -91,14 +94,20 @@ def _backends_or_emulator() -> Iterator[None]:
         yield
 
 
-def main() -> None:
+def main() -> int:
     # The balancer tells the switching story on the `aoai_fallbacks` logger at INFO; the
     # HTTP client's own INFO lines would only show the placeholder URL the balancer rewrites.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("aoai_fallbacks").setLevel(logging.INFO)
     with _backends_or_emulator():
-        create_app().run(host="127.0.0.1", port=int(os.environ.get("PORT", "5000")))
+        try:
+            app = create_app()
+        except ConfigError as error:
+            print(f"configuration error: {error}", file=sys.stderr)
+            return 2
+        app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "5000")))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

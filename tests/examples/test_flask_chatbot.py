@@ -181,3 +181,24 @@ def _get_when_up(url: str, process: subprocess.Popen[str]) -> Any:
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
     pytest.fail("the example never answered")
+
+
+def test_a_broken_configuration_is_one_line(tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AOAI_")}
+    (tmp_path / ".env").write_text("AOAI_KEY_03=a-key-without-an-endpoint\n")
+
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE)],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("configuration error: ")
+    assert "AOAI_ENDPOINT_03" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "a-key-without-an-endpoint" not in done.stderr
