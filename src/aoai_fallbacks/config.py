@@ -20,7 +20,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Literal
@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from aoai_fallbacks.errors import ConfigError
 
-__all__ = ["DEFAULT_API_VERSION", "Backend", "load_backends"]
+__all__ = ["DEFAULT_API_VERSION", "Backend", "larger_tier", "load_backends"]
 
 DEFAULT_API_VERSION = "2024-10-21"
 """The latest GA api-version of Azure OpenAI's dated inference API (chat completions).
@@ -120,6 +120,11 @@ def load_backends(
     return _Reader(merged).backends()
 
 
+def larger_tier(backend: Backend, deployment: str) -> Backend:
+    """`backend`'s larger-model twin: same endpoint, key and priority, on `deployment`."""
+    return replace(backend, name=f"{backend.name}-large", tier="large", deployment=deployment)
+
+
 def _read_dotenv(dotenv: str | Path | bool, *, search: bool) -> dict[str, str]:
     from dotenv import dotenv_values, find_dotenv
 
@@ -160,18 +165,7 @@ class _Reader:
                         f"{name} names the same deployment as the base tier of backend {nn} "
                         f"({value!r}): set it to the larger model's deployment, or unset it"
                     )
-                large.append(
-                    Backend(
-                        name=f"{nn}-large",
-                        endpoint=backend.endpoint,
-                        deployment=value,
-                        api_key=backend.api_key,
-                        priority=backend.priority,
-                        weight=backend.weight,
-                        tier="large",
-                        api_version=api_version,
-                    )
-                )
+                large.append(larger_tier(backend, value))
         if not base:
             raise ConfigError(f"no Azure OpenAI backend configured: {_SETUP_HINT}")
         _reject_duplicates(base + large)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 import openai
@@ -45,7 +44,7 @@ from langchain_openai import AzureChatOpenAI
 from langchain_openai.chat_models.base import OpenAIContextOverflowError
 
 from aoai_fallbacks._auth import entra_token_provider
-from aoai_fallbacks.config import Backend, load_backends
+from aoai_fallbacks.config import Backend, larger_tier, load_backends
 from aoai_fallbacks.errors import ConfigError
 
 __all__ = ["FALLBACK_ERRORS", "fallback_chain"]
@@ -137,7 +136,7 @@ def _larger(backend: Backend, deployment: str) -> Backend:
             f"larger_deployment {deployment!r} is the base deployment of backend "
             f"{backend.label}: name the larger model's deployment"
         )
-    return replace(backend, name=f"{backend.name}-large", tier="large", deployment=deployment)
+    return larger_tier(backend, deployment)
 
 
 def _chain(models: Sequence[Model], errors: tuple[type[BaseException], ...]) -> Model:
