@@ -17,12 +17,12 @@ resources) so you can watch the switching without an Azure account.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import openai
 from dotenv import dotenv_values, find_dotenv
 from flask import Flask, request
 from flask.typing import ResponseReturnValue
@@ -30,9 +30,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
-from aoai_fallbacks import ConfigError, NoBackendAvailableError, balanced_chat_model
+from aoai_fallbacks import ConfigError, balanced_chat_model
 
 BACKEND_HEADER = "x-aoai-fallbacks-backend"
+DEFAULT_RETRY_AFTER = "60"
+"""Seconds to tell the client when no backend is expected to recover on its own."""
 PROMPT = ChatPromptTemplate.from_messages(
     [("system", "You are an AI assistant that tells jokes."), ("human", "{text}")]
 )
@@ -57,17 +59,16 @@ def create_app(model: BaseChatModel | None = None) -> Flask:
             return {"error": "ask something: GET /?query=..."}, 400
         try:
             reply: BaseMessage = chain.invoke({"text": query})
-        except Exception as exc:
-            busy = NoBackendAvailableError.find(exc)
-            if busy is None:
-                raise
-            # Retry-After is whole seconds; round up so the client never comes back too early.
-            wait = math.ceil(busy.retry_after) if busy.retry_after is not None else 60
-            app.logger.warning("no backend available: %s", busy)
+        except openai.RateLimitError as exc:
+            # The balancer's NoBackendAvailableError, as LangChain re-raises it (keeping its
+            # response), or a bare 429 from a plain model: nobody can answer now, and the
+            # response's retry-after says when one should be free again.
+            wait = exc.response.headers.get("retry-after", DEFAULT_RETRY_AFTER)
+            app.logger.warning("%s", exc)
             return (
                 {"error": "every backend is busy, try again later", "retry_after": wait},
                 503,
-                {"Retry-After": str(wait)},
+                {"Retry-After": wait},
             )
         headers = reply.response_metadata.get("headers", {})
         return {"answer": reply.content, "backend": headers.get(BACKEND_HEADER)}
