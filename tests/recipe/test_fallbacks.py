@@ -109,7 +109,8 @@ def test_without_retries_left_the_last_429_is_raised(clock: FakeClock) -> None:
         assert clock.slept == []
 
 
-def test_a_prompt_too_long_goes_straight_to_the_larger_tier(clock: FakeClock) -> None:
+@pytest.mark.parametrize("how", ["sync", "async"])
+def test_a_prompt_too_long_goes_straight_to_the_larger_tier(clock: FakeClock, how: str) -> None:
     deployments = [
         DeploymentConfig(SMALL, tpm=1_000_000),
         DeploymentConfig(LARGE, tpm=1_000_000, context_window=32_768),
@@ -117,7 +118,10 @@ def test_a_prompt_too_long_goes_straight_to_the_larger_tier(clock: FakeClock) ->
     with run_emulator(2, deployments, clock=clock) as emu:
         chain = fallback_chain(load_backends(emu.env(deployment=SMALL)), larger_deployment=LARGE)
 
-        answer = chain.invoke(TOO_LONG_FOR_8K)
+        if how == "sync":
+            answer = chain.invoke(TOO_LONG_FOR_8K)
+        else:
+            answer = asyncio.run(chain.ainvoke(TOO_LONG_FOR_8K))
 
         assert answer.response_metadata["model_name"] == LARGE
         # 01's 8k refused it; 02's 8k, with the same window, was not asked.
