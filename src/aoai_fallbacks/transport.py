@@ -110,8 +110,8 @@ class _Journey:
         left = self.balancer.wait_budget - elapsed
         if choice.seconds is not None and choice.seconds <= left:
             logger.info(
-                "%s; no backend available, waiting %.1f s for the first to recover",
-                self._story or "every backend is busy",
+                "%sno backend available, waiting %.1f s for the first to recover",
+                f"{self._story}; " if self._story else "",
                 choice.seconds,
             )
             self._story = None
@@ -179,13 +179,14 @@ class _Journey:
     def _exhausted(self, retry_after: float | None) -> NoBackendAvailableError:
         tried = ", ".join(str(a) for a in self.attempts) or "none usable"
         when = (
-            "no backend is expected to recover on its own"
+            "none is expected to recover on its own"
             if retry_after is None
-            else f"the first should recover in {retry_after:.1f} s"
+            else f"the first should recover in {retry_after:.1f} s, "
+            f"beyond the wait budget of {self.balancer.wait_budget:g} s"
         )
         message = (
             f"no Azure OpenAI backend available after {len(self.attempts)} attempt(s) "
-            f"[{tried}]; {when}, beyond the wait budget of {self.balancer.wait_budget:g} s"
+            f"[{tried}]; {when}"
         )
         logger.error("%s", message)
         return NoBackendAvailableError(

@@ -11,10 +11,11 @@ from aoai_fallbacks import (
     balanced_chat_model,
     balanced_openai_client,
 )
+from aoai_fallbacks.client import http_client
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
 from aoai_fallbacks.testing import FakeClock
 
-from ._support import ask, backends_of
+from ._support import PROMPT, ask, backends_of
 
 SMALL = DeploymentConfig("gpt-35-turbo", tpm=1_000)  # one request per 10 s window
 BIG = DeploymentConfig("big", tpm=1_000_000)
@@ -64,3 +65,20 @@ def test_connection_settings_the_balancer_owns_are_refused(clock: FakeClock, opt
         for face in (balanced_openai_client, balanced_chat_model):
             with pytest.raises(ConfigError, match=option):
                 face(backends, **{option: None})  # type: ignore[operator]
+
+
+def test_the_v1_api_names_each_backends_deployment_in_the_body(clock: FakeClock) -> None:
+    with run_emulator(2, [SMALL, BIG], clock=clock) as emu:
+        backends = backends_of(emu, AOAI_DEPLOYMENT_02="big", AOAI_PRIORITY_02="2")
+        balancer = Balancer(backends, clock=clock)
+        client = openai.OpenAI(
+            base_url="https://aoai-fallbacks.invalid/openai/v1/",
+            api_key="placeholder",
+            max_retries=0,
+            http_client=http_client(balancer),
+        )
+        for _ in range(2):  # 01's "gpt-35-turbo" once, then (429) 02's "big"
+            client.chat.completions.create(model="anything", messages=PROMPT, max_tokens=20)
+        assert emu.resources[0].stats("gpt-35-turbo").served == 1
+        assert emu.resources[0].stats("gpt-35-turbo").throttled == 1
+        assert emu.resources[1].stats("big").served == 1

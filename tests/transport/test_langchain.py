@@ -10,7 +10,12 @@ from langchain_core.messages import AIMessage
 from langchain_openai import AzureChatOpenAI
 from pydantic import BaseModel
 
-from aoai_fallbacks import Balancer, NoBackendAvailableError, balanced_chat_model
+from aoai_fallbacks import (
+    Balancer,
+    NoBackendAvailableError,
+    StreamInterruptedError,
+    balanced_chat_model,
+)
 from aoai_fallbacks.emulator import CONTENT_FILTER_TRIGGER, DeploymentConfig, run_emulator
 from aoai_fallbacks.testing import FakeClock
 from aoai_fallbacks.transport import BACKEND_HEADER
@@ -113,3 +118,19 @@ def test_a_content_filter_reaches_a_langchain_user_as_a_bad_request(clock: FakeC
             model.invoke(f"Please say {CONTENT_FILTER_TRIGGER}")
         assert caught.value.code == "content_filter"
         assert emu.stats("gpt-35-turbo").requests == 1
+
+
+def test_a_stream_cut_reaches_a_langchain_user_as_a_connection_error(clock: FakeClock) -> None:
+    with run_emulator(2, [GPT], clock=clock) as emu:
+        emu.resources[0].set_faults("gpt-35-turbo", drop_after_chunks=3)
+        balancer = Balancer(backends_of(emu, AOAI_PRIORITY_02="2"), clock=clock)
+        model = balanced_chat_model(balancer=balancer, max_tokens=30)
+        received: list[object] = []
+        with pytest.raises(openai.APIConnectionError) as caught:
+            received.extend(model.stream("Tell me a joke"))
+        assert received  # it had started: no silent retry elsewhere
+        cut = StreamInterruptedError.find(caught.value)
+        assert cut is not None
+        assert cut.backend == "01"
+        assert emu.resources[1].stats("gpt-35-turbo").requests == 0
+        assert balancer.snapshot()[0].state == "cooling"
