@@ -325,7 +325,7 @@ def _check_endpoint(value: str, what: str) -> str:
         raise not_a_url
     if parts.username is not None or parts.password is not None:
         raise ConfigError(f"{what} must not carry credentials in the URL: put the key in AOAI_KEY")
-    if parts.query or parts.fragment or "/openai" in parts.path.lower():
+    if parts.query or parts.fragment or "openai" in parts.path.lower().split("/"):
         raise ConfigError(
             f"{what} must be the resource's base URL (https://NAME.openai.azure.com), "
             f"not a request URL: got {value.strip()!r}"

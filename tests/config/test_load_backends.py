@@ -97,6 +97,17 @@ def test_loopback_may_use_plain_http() -> None:
         assert backend.endpoint == endpoint
 
 
+def test_a_gateway_may_put_the_api_under_a_path() -> None:
+    (backend,) = load_backends(
+        {
+            "AOAI_ENDPOINT_01": "https://apim.azure-api.net/openai-eastus/",
+            "AOAI_KEY_01": KEY,
+            "AOAI_DEPLOYMENT": "gpt-4o",
+        }
+    )
+    assert backend.endpoint == "https://apim.azure-api.net/openai-eastus"
+
+
 def test_values_are_stripped() -> None:
     (backend,) = load_backends(
         {

@@ -62,6 +62,10 @@ CASES: dict[str, tuple[dict[str, str | None], str]] = {
         },
         "AOAI_ENDPOINT_02",
     ),
+    "endpoint-ending-in-openai": (
+        {"AOAI_ENDPOINT_01": "https://one.openai.azure.com/openai/"},
+        "AOAI_ENDPOINT_01",
+    ),
     "credentials-in-url": (
         {"AOAI_ENDPOINT_01": f"https://user:{KEY}@one.openai.azure.com"},
         "AOAI_ENDPOINT_01",
