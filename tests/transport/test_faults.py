@@ -52,12 +52,17 @@ def test_a_hanging_backend_times_out_and_the_request_moves_on(clock: FakeClock) 
     with run_emulator(2, [GPT], clock=clock) as emu:
         emu.resources[0].set_faults("gpt-35-turbo", hang=True)
         balancer = Balancer(
-            backends_of(emu, AOAI_PRIORITY_02="2"), clock=clock, attempt_timeout=0.3
+            backends_of(emu, AOAI_PRIORITY_02="2"),
+            clock=clock,
+            attempt_timeout=0.3,
+            failure_threshold=1,
         )
         client = balanced_openai_client(balancer=balancer)
         assert ask(client) == "02"
         status = balancer.snapshot()[0]
-        assert (status.failed, status.served) == (1, 0)
+        assert (status.state, status.failed, status.served) == ("open", 1, 0)
+        assert ask(client) == "02"  # the open circuit keeps the next request away from it
+        assert emu.resources[0].stats("gpt-35-turbo").requests == 1
 
 
 def test_a_refused_connection_moves_on(clock: FakeClock) -> None:
@@ -68,10 +73,15 @@ def test_a_refused_connection_moves_on(clock: FakeClock) -> None:
             deployment="gpt-35-turbo",
             api_key="dead-backend-key",
         )
-        balancer = Balancer([dead, *backends_of(emu, AOAI_PRIORITY_01="2")], clock=clock)
+        balancer = Balancer(
+            [dead, *backends_of(emu, AOAI_PRIORITY_01="2")], clock=clock, failure_threshold=2
+        )
         client = balanced_openai_client(balancer=balancer)
         assert ask(client) == "01"
-        assert balancer.snapshot()[0].failed == 1
+        assert balancer.snapshot()[0].state == "available"  # one failure: not yet
+        assert ask(client) == "01"
+        status = balancer.snapshot()[0]
+        assert (status.state, status.failed) == ("open", 2)
 
 
 @pytest.mark.parametrize(
