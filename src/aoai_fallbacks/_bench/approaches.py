@@ -17,6 +17,7 @@ says whether their package imports, and the engine skips them cleanly.
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -144,6 +145,8 @@ class _PriorityLoadBalancer:
         import openai
 
         oplb = importlib.import_module("openai_priority_loadbalancer")
+        # it warns on stderr for every request it turns away; the table counts those
+        logging.getLogger("openai-priority-loadbalancer").setLevel(logging.ERROR)
 
         targets = {f"backend-{b.name}": httpx.URL(b.endpoint) for b in backends}
         lb_backends = [
