@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import openai
+import pytest
 
 from aoai_fallbacks import Balancer, balanced_openai_client
 from aoai_fallbacks.emulator import DeploymentConfig, Resource, run_emulator
@@ -12,6 +13,8 @@ from aoai_fallbacks.testing import FakeClock
 from aoai_fallbacks.transport import BACKEND_HEADER
 
 from ._support import PROMPT, backends_of
+
+pytestmark = pytest.mark.integration
 
 GPT = DeploymentConfig("gpt-35-turbo", tpm=1_000_000)
 

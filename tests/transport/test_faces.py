@@ -17,6 +17,8 @@ from aoai_fallbacks.testing import FakeClock
 
 from ._support import PROMPT, ask, backends_of
 
+pytestmark = pytest.mark.integration
+
 SMALL = DeploymentConfig("gpt-35-turbo", tpm=1_000)  # one request per 10 s window
 BIG = DeploymentConfig("big", tpm=1_000_000)
 

@@ -13,6 +13,8 @@ from aoai_fallbacks.testing import FakeClock
 
 from ._support import ask, backends_of, closed_port
 
+pytestmark = pytest.mark.integration
+
 GPT = DeploymentConfig("gpt-35-turbo", tpm=1_000_000)
 
 

@@ -22,6 +22,8 @@ from aoai_fallbacks.transport import BACKEND_HEADER
 
 from ._support import backends_of
 
+pytestmark = pytest.mark.integration
+
 GPT = DeploymentConfig("gpt-35-turbo", tpm=1_000_000)
 
 

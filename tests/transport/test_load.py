@@ -13,6 +13,8 @@ from aoai_fallbacks.testing import FakeClock
 
 from ._support import PROMPT, backends_of
 
+pytestmark = pytest.mark.integration
+
 # 600 RPM: 100 requests per 10 s window on each of 3 backends, 300 at once in all.
 DEPLOYMENT = DeploymentConfig("gpt-35-turbo", tpm=100_000)
 REQUESTS = 500

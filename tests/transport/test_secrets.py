@@ -17,6 +17,8 @@ from aoai_fallbacks.testing import FakeClock
 
 from ._support import ask, backends_of
 
+pytestmark = pytest.mark.integration
+
 KEYS = ["emulator-key-one-5b1e9f0c3d", "emulator-key-two-8c2a7d4e1f"]
 WRONG = "wrong-key-three-1a2b3c4d5e"
 

@@ -14,6 +14,8 @@ from aoai_fallbacks.transport import BACKEND_HEADER
 
 from ._support import PROMPT, backends_of
 
+pytestmark = pytest.mark.integration
+
 GPT = DeploymentConfig("gpt-35-turbo", tpm=1_000_000)
 
 

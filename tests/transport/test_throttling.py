@@ -17,6 +17,8 @@ from aoai_fallbacks.transport import BACKEND_HEADER
 
 from ._support import PROMPT, ask, backends_of
 
+pytestmark = pytest.mark.integration
+
 # "small": one request per 10 s window (Azure's 6 RPM per 1,000 TPM); "big": plenty.
 SMALL = DeploymentConfig("small", tpm=1_000)
 BIG = DeploymentConfig("big", tpm=10_000_000)

@@ -13,6 +13,8 @@ from aoai_fallbacks.testing import FakeClock
 
 from ._support import ask, backends_of
 
+pytestmark = pytest.mark.integration
+
 # One request per 10 s window on each backend.
 SMALL = DeploymentConfig("gpt-35-turbo", tpm=1_000)
 
