@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import openai
-from dotenv import dotenv_values, find_dotenv
 from flask import Flask, request
 from flask.typing import ResponseReturnValue
 from langchain_core.language_models import BaseChatModel
@@ -31,6 +30,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 
 from aoai_fallbacks import ConfigError, balanced_chat_model
+from aoai_fallbacks.config import is_configured
 
 BACKEND_HEADER = "x-aoai-fallbacks-backend"
 DEFAULT_RETRY_AFTER = "60"
@@ -79,9 +79,7 @@ def create_app(model: BaseChatModel | None = None) -> Flask:
 @contextmanager
 def _backends_or_emulator() -> Iterator[None]:
     """Leave a real configuration alone; with none at all, serve from the built-in emulator."""
-    found = find_dotenv(usecwd=True)
-    names = list(os.environ) + (list(dotenv_values(found)) if found else [])
-    if any(name.startswith("AOAI_") for name in names):
+    if is_configured():
         yield
         return
     from aoai_fallbacks.emulator import DeploymentConfig, run_emulator

@@ -17,16 +17,15 @@ requests each resource served and refused.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
-from dotenv import dotenv_values, find_dotenv
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
 from aoai_fallbacks import Backend, ConfigError, fallback_chain, load_backends
+from aoai_fallbacks.config import is_configured
 
 DEPLOYMENT = "gpt-35-turbo"
 
@@ -48,19 +47,12 @@ def tell_jokes(chain: Runnable[dict[str, str], BaseMessage], count: int) -> None
         print(f"{number}. {result.content}")
 
 
-def configured() -> bool:
-    """Whether any AOAI_* variable is set, in the environment or in a .env file."""
-    found = find_dotenv(usecwd=True)
-    names = list(os.environ) + (list(dotenv_values(found)) if found else [])
-    return any(name.startswith("AOAI_") for name in names)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--jokes", type=int, default=9, help="how many jokes to ask for")
     args = parser.parse_args(argv)
 
-    if configured():
+    if is_configured():
         try:
             chain = build_chain()
         except ConfigError as error:

@@ -21,13 +21,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dotenv import find_dotenv
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
 from aoai_fallbacks import balanced_chat_model
+from aoai_fallbacks.config import is_configured
 
 BACKEND_HEADER = "x-aoai-fallbacks-backend"
 
@@ -57,7 +57,7 @@ def tell_jokes(chain: Runnable[dict[str, str], BaseMessage], count: int = 9) -> 
 @contextmanager
 def backends_or_emulator() -> Iterator[None]:
     """Leave a real configuration alone; with none at all, serve from the built-in emulator."""
-    if find_dotenv(usecwd=True) or any(name.startswith("AOAI_") for name in os.environ):
+    if is_configured():
         yield
         return
     from aoai_fallbacks.emulator import DeploymentConfig, run_emulator

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -84,9 +83,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out: TextIO = sys.stdout
     try:
-        environ = read_environment(args.env_file)
-        from aoai_fallbacks.config import load_backends
+        from aoai_fallbacks.config import load_backends, read_environment
 
+        if args.env_file is not None and not args.env_file.is_file():
+            raise ConfigError(f"--env-file {args.env_file} does not exist")
+        environ = read_environment(dotenv=args.env_file or True)
         backends = load_backends(environ, dotenv=False)
     except ConfigError as exc:
         if args.json:
@@ -116,25 +117,6 @@ def run(args: argparse.Namespace) -> int:
         verdict = "all usable" if ok else f"{len(results) - usable} not usable"
         print(f"{usable}/{len(results)} backends usable: {verdict}", file=out)
     return 0 if ok else 1
-
-
-def read_environment(env_file: Path | None) -> dict[str, str]:
-    """The variables the configuration is read from: a .env file under the real environment.
-
-    The same sources `load_backends()` reads (the file given, else the nearest
-    `.env` from the working directory up), gathered here so that the fixes can
-    say which variable is in effect (`AOAI_DEPLOYMENT_03` or the shared
-    `AOAI_DEPLOYMENT`).
-    """
-    from dotenv import dotenv_values, find_dotenv
-
-    if env_file is not None and not env_file.is_file():
-        raise ConfigError(f"--env-file {env_file} does not exist")
-    path = env_file or find_dotenv(usecwd=True) or None
-    from_file = dotenv_values(path) if path else {}
-    merged = {k: v for k, v in from_file.items() if v is not None}
-    merged.update(os.environ)
-    return merged
 
 
 def probe_all(

@@ -115,9 +115,31 @@ def load_backends(
     Raises `ConfigError` naming the variable for every malformed case, and
     when no backend is configured at all.
     """
+    return _Reader(read_environment(environ, dotenv=dotenv)).backends()
+
+
+def read_environment(
+    environ: Mapping[str, str] | None = None, *, dotenv: str | Path | bool = True
+) -> dict[str, str]:
+    """The variables `load_backends` reads: `environ` (default `os.environ`) over a `.env` file.
+
+    `dotenv` as for `load_backends`. Useful to tell which variable is in
+    effect, or whether anything is configured at all (`is_configured`).
+    """
     merged: dict[str, str] = _read_dotenv(dotenv, search=environ is None)
     merged.update(os.environ if environ is None else environ)
-    return _Reader(merged).backends()
+    return merged
+
+
+def is_configured(
+    environ: Mapping[str, str] | None = None, *, dotenv: str | Path | bool = True
+) -> bool:
+    """Whether any ``AOAI_*`` variable is set (environment or `.env`), well-formed or not.
+
+    The examples and the demo run on the built-in emulator only when this is
+    False, so a broken configuration is reported instead of silently ignored.
+    """
+    return any(name.startswith("AOAI_") for name in read_environment(environ, dotenv=dotenv))
 
 
 def larger_tier(backend: Backend, deployment: str) -> Backend:

@@ -9,7 +9,6 @@ backend throttled and gets a 503 with Retry-After.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -22,7 +21,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -32,19 +30,12 @@ from aoai_fallbacks import Balancer, balanced_chat_model, load_backends
 from aoai_fallbacks.emulator import DeploymentConfig, Emulator, run_emulator
 from aoai_fallbacks.testing import FakeClock
 
+from ._support import EXAMPLES, load_example
+
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "flask_chatbot.py"
+EXAMPLE = EXAMPLES / "flask_chatbot.py"
 DEPLOYMENT = "gpt-35-turbo"
-
-
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("flask_chatbot", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -64,7 +55,7 @@ def client(emulator: tuple[Emulator, FakeClock]) -> FlaskClient:
         load_backends(variables, dotenv=False), wait_budget=0, clock=clock, rng=random.Random(0)
     )
     model = balanced_chat_model(balancer=balancer, include_response_headers=True, max_tokens=20)
-    app = load_example().create_app(model)
+    app = load_example(EXAMPLE).create_app(model)
     app.testing = True
     return app.test_client()
 
@@ -130,7 +121,7 @@ def test_default_model_reads_the_environment(
     for name, value in emulator[0].env(deployment=DEPLOYMENT).items():
         monkeypatch.setenv(name, value)
 
-    client = load_example().create_app().test_client()
+    client = load_example(EXAMPLE).create_app().test_client()
     status, body, _ = ask(client)
 
     assert status == 200

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
 
+from ._support import EXAMPLES, load_example, run_unconfigured
+
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "joke_chain.py"
+EXAMPLE = EXAMPLES / "joke_chain.py"
 ON_THE_EMULATOR = "telling jokes from the built-in Azure OpenAI emulator"
-
-
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("joke_chain", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -45,7 +34,7 @@ def _jokes(output: str) -> list[str]:
 def test_with_nothing_configured_it_says_so_and_uses_the_emulator(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert load_example().main([]) == 0
+    assert load_example(EXAMPLE).main([]) == 0
     out = capsys.readouterr().out
     assert ON_THE_EMULATOR in out
     assert len(_jokes(out)) == 9
@@ -62,7 +51,7 @@ def test_with_a_configuration_it_uses_the_configured_backends(
     with run_emulator(2, [DeploymentConfig("my-deployment")]) as emu:
         for name, value in emu.env().items():
             monkeypatch.setenv(name, value)
-        assert load_example().main(["--jokes", "2"]) == 0
+        assert load_example(EXAMPLE).main(["--jokes", "2"]) == 0
         served = emu.stats("my-deployment").served
     out = capsys.readouterr().out
     assert ON_THE_EMULATOR not in out
@@ -75,7 +64,7 @@ def test_a_broken_configuration_is_reported_not_replaced(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("AOAI_KEY_01", "a-key-without-its-endpoint")
-    assert load_example().main([]) == 2
+    assert load_example(EXAMPLE).main([]) == 2
     captured = capsys.readouterr()
     assert "AOAI_ENDPOINT_01" in captured.err
     assert "a-key-without-its-endpoint" not in captured.err
@@ -83,16 +72,7 @@ def test_a_broken_configuration_is_reported_not_replaced(
 
 
 def test_it_runs_as_a_script_in_a_clean_environment(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AOAI_")}
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--jokes", "4"],
-        cwd=tmp_path,  # no .env here: the example starts the emulator
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_unconfigured(EXAMPLE, "--jokes", "4", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert ON_THE_EMULATOR in done.stdout
     assert len(_jokes(done.stdout)) == 4

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -15,31 +10,15 @@ from aoai_fallbacks import Balancer, balanced_chat_model, load_backends
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
 from aoai_fallbacks.testing import FakeClock
 
+from ._support import EXAMPLES, load_example, run_unconfigured
+
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "smart_joke_chain.py"
-
-
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("smart_joke_chain", EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+EXAMPLE = EXAMPLES / "smart_joke_chain.py"
 
 
 def test_runs_as_is_on_the_built_in_emulator(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AOAI_")}
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        cwd=tmp_path,  # no .env here: the example starts the emulator
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_unconfigured(EXAMPLE, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     jokes = [line for line in done.stdout.splitlines() if line.startswith("[backend ")]
     assert [line[:11] for line in jokes] == ["[backend 01"] * 3 + ["[backend 02"] * 3 + [
@@ -50,7 +29,7 @@ def test_runs_as_is_on_the_built_in_emulator(tmp_path: Path) -> None:
 
 
 def test_every_joke_is_told_when_every_backend_is_throttled_in_turn() -> None:
-    example = load_example()
+    example = load_example(EXAMPLE)
     clock = FakeClock()
     one_per_window = DeploymentConfig("gpt-35-turbo", tpm=10_000, rpm=6)
     with run_emulator(resources=3, deployments=[one_per_window], clock=clock) as emu:
