@@ -9,7 +9,8 @@ replaces the credentials. Everything else (headers, body, extensions) is kept
 as the SDK built it.
 
 This runs on every attempt of every request, so it touches the body only
-when it must (the v1 API) and parses each endpoint once.
+when it must (the v1 API), works out each backend's URL for a given path
+once, and hands httpx a request with nothing left to parse.
 """
 
 from __future__ import annotations
@@ -35,16 +36,16 @@ _CHARS_PER_TOKEN = 4
 # Replaced per attempt: where the request goes, who it is from, how long it is.
 _DROPPED = frozenset({b"host", b"api-key", b"authorization"})
 _DROPPED_WITH_BODY = _DROPPED | {b"content-length"}
+_LENGTH_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "QUERY"})  # httpx sends their length, even 0
 _TIMEOUT_KEYS = ("connect", "read", "write", "pool")
 
 
-@functools.lru_cache(maxsize=256)
 def _endpoint(endpoint: str) -> str:
-    """The endpoint normalised once (cached): ``scheme://host[:port][/prefix]``, no trailing slash."""
+    """The endpoint normalised: ``scheme://host[:port][/prefix]``, no trailing slash."""
     return str(httpx.URL(endpoint)).rstrip("/")
 
 
-@functools.lru_cache(maxsize=256)
 def _version_param(api_version: str) -> str:
     return "api-version=" + quote(api_version, safe="")
 
@@ -92,6 +93,25 @@ def _attempt_timeout(timeout: object, limit: float | None) -> object:
     }
 
 
+@functools.lru_cache(maxsize=1024)
+def _target(
+    endpoint: str, deployment: str, api_version: str, raw_path: str
+) -> tuple[httpx.URL, bool]:
+    """Where a request for `raw_path` (path and query) goes on this backend, and whether it is v1.
+
+    Cached: a process sends the same few paths to the same few backends over
+    and over, and building an `httpx.URL` parses the whole string in Python.
+    """
+    path, _, query = raw_path.partition("?")
+    path = _openai_path(path)
+    match = _DEPLOYMENT.match(path)
+    if match is not None:
+        path = f"{match.group(1)}{quote(deployment, safe='')}{match.group(2) or ''}"
+    v1 = path.startswith(_V1)  # the v1 API names the deployment in the body, needs no version
+    url = httpx.URL(_endpoint(endpoint) + path + _query(query, None if v1 else api_version))
+    return url, v1
+
+
 def rewrite(
     request: httpx.Request,
     backend: Backend,
@@ -104,28 +124,40 @@ def rewrite(
     `request`'s body must already be read (`request.read()`): it is sent
     again on every attempt. `attempt_timeout` caps each phase of the httpx
     timeout (connect, read, write, pool) for this attempt.
+
+    The request is built from its finished parts (a `URL`, raw headers, a
+    byte stream) so httpx has nothing left to parse or encode: the ``Host``
+    and ``Content-Length`` headers it would add are set here.
     """
-    raw_path, _, query = request.url.raw_path.decode("ascii").partition("?")
-    path = _openai_path(raw_path)
+    url, v1 = _target(
+        backend.endpoint,
+        backend.deployment,
+        backend.api_version,
+        request.url.raw_path.decode("ascii"),
+    )
     content = request.content
     dropped = _DROPPED
-    match = _DEPLOYMENT.match(path)
-    if match is not None:
-        path = f"{match.group(1)}{quote(backend.deployment, safe='')}{match.group(2) or ''}"
-    api_version: str | None = backend.api_version
-    if path.startswith(_V1):  # the v1 API names the deployment in the body, needs no version
-        api_version = None
-        if content:
-            content = _with_model(content, backend.deployment)
-            dropped = _DROPPED_WITH_BODY
-    url = _endpoint(backend.endpoint) + path + _query(query, api_version)
-    headers = [(k, v) for k, v in request.headers.raw if k.lower() not in dropped]
+    if v1 and content:
+        content = _with_model(content, backend.deployment)
+        dropped = _DROPPED_WITH_BODY
+    headers = [(b"Host", url.netloc)]
+    headers.extend((k, v) for k, v in request.headers.raw if k.lower() not in dropped)
     headers.extend((k.encode("ascii"), v.encode("ascii")) for k, v in auth.items())
+    if not any(k.lower() in _LENGTH_HEADERS for k, _ in headers) and (
+        content or request.method in _BODY_METHODS
+    ):
+        headers.append((b"Content-Length", str(len(content)).encode("ascii")))
     extensions = dict(request.extensions)
     extensions["timeout"] = _attempt_timeout(extensions.get("timeout"), attempt_timeout)
-    return httpx.Request(
-        request.method, url, headers=headers, content=content, extensions=extensions
+    outgoing = httpx.Request(
+        request.method,
+        url,
+        headers=headers,
+        stream=httpx.ByteStream(content),
+        extensions=extensions,
     )
+    outgoing.read()  # as `content=` would: the body is in memory, and `.content` says so
+    return outgoing
 
 
 def estimate_tokens(content: bytes) -> int:
