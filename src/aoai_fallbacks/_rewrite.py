@@ -141,11 +141,14 @@ def rewrite(
         content = _with_model(content, backend.deployment)
         dropped = _DROPPED_WITH_BODY
     headers = [(b"Host", url.netloc)]
-    headers.extend((k, v) for k, v in request.headers.raw if k.lower() not in dropped)
+    sized = False  # a Content-Length or Transfer-Encoding is kept
+    for key, value in request.headers.raw:
+        name = key.lower()
+        if name not in dropped:
+            headers.append((key, value))
+            sized = sized or name in _LENGTH_HEADERS
     headers.extend((k.encode("ascii"), v.encode("ascii")) for k, v in auth.items())
-    if not any(k.lower() in _LENGTH_HEADERS for k, _ in headers) and (
-        content or request.method in _BODY_METHODS
-    ):
+    if not sized and (content or request.method in _BODY_METHODS):
         headers.append((b"Content-Length", str(len(content)).encode("ascii")))
     extensions = dict(request.extensions)
     extensions["timeout"] = _attempt_timeout(extensions.get("timeout"), attempt_timeout)
