@@ -21,6 +21,31 @@ A probe whose caller vanished without a verdict (a cancelled task) would hold
 the backend half-open forever, so a probe is presumed lost after
 ``probe_timeout`` and the next caller may probe.
 
+**The gate** (against the thundering herd). The same one-at-a-time rule also
+guards a *closed* backend that is likely to refuse the next request:
+
+* after a cooldown ends, until a success: Azure frees a sliding window one
+  charge at a time and its Retry-After is the time until *one* request fits,
+  so a crowd woken by the same cooldown would get one answer and a 429 each;
+* while its last known remaining requests (or tokens, for this request's
+  cost), minus the requests still in flight to it, leave no room.
+
+A gated backend takes a request (the probe) only when none is in flight to
+it, and then no other until a verdict comes back: a success that shows room
+opens it fully, a 429 cools it again for its exact Retry-After. So the slot
+is the board's count of requests in flight: a request handed out by
+`select` is in flight until its verdict is recorded or it is released. A backend that reports no quota headers is
+never gated by quota, only after a cooldown.
+
+Why every request in flight is subtracted, not only those sent since the
+observation: when a request is charged is not known. Azure charges on
+arrival, but a gateway that queues, or a server that admits a request when
+work on it starts (the emulator, after its latency), reports counts that
+leave out requests sent before the answer that carried them. Counting all
+of them as uncharged never overestimates the room; when it underestimates
+(a busy backend close to its limit), the cost is one probe's round trip,
+whose answer comes back with nothing else in flight and so is exact.
+
 Not thread-safe by itself: `aoai_fallbacks.balancer.Balancer` holds one lock
 around every read and write.
 """
@@ -28,6 +53,7 @@ around every read and write.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,8 +66,12 @@ State = Literal["available", "cooling", "open", "half-open", "quarantined"]
 QUOTA_FRESH_FOR = 60.0
 """Seconds a remaining-quota header stays meaningful: Azure refills over a minute."""
 
-PROBE_POLL = 0.5
-"""Seconds a waiting caller is told to come back when a probe is in flight."""
+PROBE_POLL = (0.1, 0.4)
+"""Bounds of the seconds a caller is told to come back after while a probe is out.
+
+Drawn at random per caller (seeded), so waiters look again one after another
+instead of all at once; short, since a probe's verdict may come any moment.
+"""
 
 _NEVER = -math.inf
 
@@ -68,12 +98,14 @@ class BackendHealth:
     """One backend's cooldown, circuit, quota and counters."""
 
     __slots__ = (
+        "after_cooldown",
         "blocked_until",
         "cooling_until",
         "failed",
         "failures",
         "mode",
-        "probe_started",
+        "pending",
+        "pending_tokens",
         "quota_seen",
         "rejected",
         "remaining_requests",
@@ -84,13 +116,17 @@ class BackendHealth:
 
     def __init__(self) -> None:
         self.cooling_until = _NEVER
+        self.after_cooldown = False  # cooled since its last success: gated once the cooldown ends
         self.mode: Literal["closed", "open", "quarantined"] = "closed"
         self.blocked_until = _NEVER  # end of "open" or "quarantined"
-        self.probe_started: float | None = None  # a half-open probe is out since then
         self.failures = 0  # consecutive
         self.remaining_tokens: int | None = None
         self.remaining_requests: int | None = None
         self.quota_seen = _NEVER
+        # (handed out at, cost) of each request still in flight, oldest first:
+        # requests the remaining counts may not include yet.
+        self.pending: deque[tuple[float, int]] = deque()
+        self.pending_tokens = 0
         self.served = 0
         self.throttled = 0
         self.failed = 0
@@ -106,39 +142,48 @@ class BackendHealth:
             return "half-open"
         return "cooling" if now < self.cooling_until else "available"
 
-    def usable(self, now: float, probe_timeout: float) -> bool:
-        """Whether `select` may hand this backend out now (a free probe slot counts)."""
-        if now < self.cooling_until:
-            return False
-        if self.mode == "closed":
-            return True
-        if now < self.blocked_until:
-            return False
-        return self.probe_started is None or now - self.probe_started >= probe_timeout
+    def selectable(self, now: float) -> bool:
+        """Neither cooling nor behind an open circuit or a quarantine (it may still be gated)."""
+        return now >= self.cooling_until and (self.mode == "closed" or now >= self.blocked_until)
 
-    def ready_at(self, now: float, probe_timeout: float) -> float:
-        """The earliest time this backend may be usable again (`now` if it is)."""
+    def recovering(self) -> bool:
+        """Out of a cooldown or an open circuit without a success yet: gated, whatever its quota."""
+        return self.after_cooldown or self.mode != "closed"
+
+    def probe_free(self, now: float, probe_timeout: float) -> bool:
+        """Nothing is in flight to it, or all that is, is presumed lost."""
+        return not self.pending or now - self.pending[-1][0] >= probe_timeout
+
+    def ready_at(self, now: float, probe_timeout: float, poll: float) -> float:
+        """The earliest time this backend may be usable again (`now` if it is).
+
+        `poll`: how soon to look again while a request is in flight to a
+        gated backend (its verdict may free it any moment), unless that
+        request is presumed lost first.
+        """
         ready = max(self.cooling_until, now)
         if self.mode != "closed":
             ready = max(ready, self.blocked_until)
-            if self.probe_started is not None and ready == now:
-                # The probe's verdict may free it any moment; come back soon
-                # rather than wait for the probe to be presumed lost.
-                lost_at = self.probe_started + probe_timeout
-                ready = min(now + PROBE_POLL, lost_at) if lost_at > now else now
+        if ready == now and self.pending:  # asked only when it is gated: wait for a verdict
+            lost_at = self.pending[-1][0] + probe_timeout
+            ready = min(now + poll, lost_at) if lost_at > now else now
         return ready
 
     def short_of(self, cost: int, now: float) -> bool:
         """Whether its last known quota, seen within a minute, cannot take `cost` more tokens.
 
-        A known zero of remaining requests or tokens counts whatever the cost
-        (the caller may not estimate one): the next call would be a 429.
+        The requests in flight are subtracted: the backend may not have
+        counted them yet (see the module's docstring). No requests left counts
+        whatever the cost (the caller may not estimate one): the next call
+        would be a 429.
         """
         if now - self.quota_seen >= QUOTA_FRESH_FOR:
             return False
-        if self.remaining_requests == 0:
+        requests = self.remaining_requests
+        if requests is not None and requests <= len(self.pending):
             return True
-        return self.remaining_tokens is not None and self.remaining_tokens < max(cost, 1)
+        tokens = self.remaining_tokens
+        return tokens is not None and tokens - self.pending_tokens < max(cost, 1)
 
     def half_open(self, now: float) -> bool:
         return self.mode != "closed" and now >= self.blocked_until
@@ -152,20 +197,35 @@ class BackendHealth:
 
     # -- writing ---------------------------------------------------------------
 
-    def take_probe(self, now: float) -> None:
-        """Mark a half-open backend as probed by the caller `select` handed it to."""
-        if self.half_open(now):
-            self.probe_started = now
+    def take(self, cost: int, now: float, probe_timeout: float) -> None:
+        """Count one request handed out by `select` as in flight.
 
-    def release_probe(self) -> None:
-        """Free the probe slot: its request ended without a verdict."""
-        self.probe_started = None
+        Entries older than `probe_timeout` (an attempt's whole timeout) are
+        dropped first: their callers vanished without a verdict, and a leak
+        must not keep the backend gated for ever.
+        """
+        pending = self.pending
+        while pending and now - pending[0][0] >= probe_timeout:
+            self.pending_tokens -= pending.popleft()[1]
+        pending.append((now, cost))
+        self.pending_tokens += cost
+
+    def release(self) -> None:
+        """A request handed out ended without a verdict: it is no longer in flight."""
+        self._settle()
+
+    def _settle(self) -> None:
+        """One request in flight came back. Which one is not known: answers come back
+        roughly in the order sent, so the oldest is taken."""
+        if self.pending:
+            self.pending_tokens -= self.pending.popleft()[1]
 
     def record(self, verdict: Verdict, now: float, settings: HealthSettings) -> float | None:
         """Apply one verdict; return the cooldown it started (seconds), if any.
 
         Returns None too when the verdict changed no cooldown.
         """
+        self._settle()
         if verdict.remaining_tokens is not None or verdict.remaining_requests is not None:
             self.remaining_tokens = verdict.remaining_tokens
             self.remaining_requests = verdict.remaining_requests
@@ -175,6 +235,8 @@ class BackendHealth:
         if outcome is Outcome.SUCCESS:
             self.served += 1
             self._close()
+            if now >= self.cooling_until:  # not a straggler sent before the 429 that cools it
+                self.after_cooldown = False
         elif outcome is Outcome.THROTTLED:
             self.throttled += 1
             self._close()
@@ -189,7 +251,6 @@ class BackendHealth:
             self.failures += 1
             self.mode = "quarantined"
             self.blocked_until = now + settings.quarantine_for
-            self.probe_started = None
         else:  # CONTEXT_OVERFLOW, REJECTED: the backend did its job on a bad request
             self.rejected += 1
             self._close()
@@ -198,11 +259,11 @@ class BackendHealth:
     def _close(self) -> None:
         self.mode = "closed"
         self.blocked_until = _NEVER
-        self.probe_started = None
         self.failures = 0
 
     def _cool(self, seconds: float, now: float) -> float:
         self.cooling_until = max(self.cooling_until, now + seconds)
+        self.after_cooldown = True
         return seconds
 
     def _fail(self, now: float, settings: HealthSettings) -> None:
@@ -220,4 +281,3 @@ class BackendHealth:
     def _open(self, now: float, settings: HealthSettings) -> None:
         self.mode = "open"
         self.blocked_until = now + settings.circuit_open_for
-        self.probe_started = None

@@ -8,13 +8,22 @@ The rules, in order (DESIGN, "Selection"):
 2. Priority groups: the lowest priority number with a usable backend wins,
    so provisioned throughput (priority 1) is used before pay-as-you-go.
 3. Within the group: weighted random, with the injected `random.Random`,
-   among the backends whose last known remaining quota (seen within a minute)
-   can take the request's `cost`; the short ones are used only when no one
-   else in the group has room.
+   among the backends not gated (`aoai_fallbacks._health`) and those
+   recovering (out of a cooldown or an open circuit) with no request in
+   flight, which this request then probes. Backends known to have no room
+   for the request's `cost` are probed only when no one else in the group
+   can take it; a gated backend with a request in flight is skipped.
+
+So a request never waits while some backend is open or free to probe, and a
+backend likely to refuse sees one request at a time, not the whole crowd.
 
 When nothing is usable the answer is `Wait`: the seconds until the earliest
-backend not excluded recovers (cooldown, open circuit or quarantine ends),
-or None when every backend is excluded and none will.
+backend not excluded recovers (cooldown, open circuit or quarantine ends)
+or, when that is a gated backend whose probe is out, a short random poll
+(so the waiters come back one by one, not all at once); None when every
+backend is excluded and none will. A caller whose `patience` (what is left
+of its wait budget) is shorter than that wait is handed a gated backend
+with its probe out rather than nothing: a likely 429 beats a certain error.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aoai_fallbacks._health import BackendHealth
+from aoai_fallbacks._health import PROBE_POLL, BackendHealth
 
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
@@ -38,9 +47,12 @@ class Wait:
 
     `seconds`: the earliest recovery, from now; None: no backend outside the
     request's exclusions will ever recover, so waiting is pointless.
+    `polling`: the wait is a short poll while a gated backend's probe is
+    out, not a known recovery time (worth a log line only at DEBUG).
     """
 
     seconds: float | None
+    polling: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,35 +81,59 @@ class SelectionPolicy:
         large: bool,
         cost: int,
         probe_timeout: float,
+        patience: float,
     ) -> Entry | Wait:
-        """The entry to try next (a half-open one is marked as probed), or how long to wait."""
+        """The entry to try next (counted as sent; a gated one as its probe), or how long to wait."""
         tiers = (self._large,) if large else (self._base, self._large)
+        crowded: list[Entry] = []  # the first group's gated backends whose probe is out
         for groups in tiers:
             for group in groups:
-                usable = [
-                    e
-                    for e in group
-                    if e.backend.name not in exclude and e.health.usable(now, probe_timeout)
-                ]
-                if not usable:
-                    continue
-                roomy = [e for e in usable if not e.health.short_of(cost, now)]
-                pool = roomy or usable
-                chosen = (
-                    pool[0]
-                    if len(pool) == 1
-                    else self._rng.choices(pool, weights=[e.backend.weight for e in pool])[0]
-                )
-                chosen.health.take_probe(now)
-                return chosen
+                pool: list[Entry] = []  # open, or recovering with no probe out yet
+                short: list[Entry] = []  # no known room, no probe out yet
+                busy: list[Entry] = []  # gated, a request in flight
+                for e in group:
+                    health = e.health
+                    if e.backend.name in exclude or not health.selectable(now):
+                        continue
+                    lacks_room = health.short_of(cost, now)
+                    if not (lacks_room or health.recovering()):
+                        pool.append(e)
+                    elif not health.probe_free(now, probe_timeout):
+                        busy.append(e)
+                    elif lacks_room:
+                        short.append(e)
+                    else:
+                        pool.append(e)
+                if pool or short:
+                    chosen = self._draw(pool or short)
+                    chosen.health.take(cost, now, probe_timeout)
+                    return chosen
+                crowded = crowded or busy
+        poll = self._rng.uniform(*PROBE_POLL)
         ready = [
-            e.health.ready_at(now, probe_timeout)
+            # (when, polling): a backend selectable now but not chosen has a request
+            # in flight that its gate waits for; the others wait for a known time.
+            (e.health.ready_at(now, probe_timeout, poll), e.health.selectable(now))
             for groups in tiers
             for group in groups
             for e in group
             if e.backend.name not in exclude
         ]
-        return Wait(max(min(ready) - now, 0.0) if ready else None)
+        if not ready:
+            return Wait(None)
+        when, polling = min(ready)
+        seconds = max(when - now, 0.0)
+        if crowded and seconds > patience:
+            chosen = self._draw(crowded)
+            chosen.health.take(cost, now, probe_timeout)
+            return chosen
+        return Wait(seconds, polling=polling)
+
+    def _draw(self, pool: Sequence[Entry]) -> Entry:
+        """Weighted random among `pool` (no draw for one)."""
+        if len(pool) == 1:
+            return pool[0]
+        return self._rng.choices(pool, weights=[e.backend.weight for e in pool])[0]
 
 
 def _groups(entries: Sequence[Entry]) -> tuple[tuple[Entry, ...], ...]:

@@ -73,7 +73,10 @@ class Balancer:
     backend that just refused it) and at most `max_cooldown`.
     `failure_threshold` consecutive failures open the circuit for
     `circuit_open_for` seconds; a misconfigured backend is quarantined for
-    `quarantine_for`. Then one probe at a time decides.
+    `quarantine_for`. Then one probe at a time decides. One probe at a time
+    also goes to a backend just out of a cooldown, or whose known remaining
+    quota is used up, so a crowd of waiting requests does not wake up and
+    collect one 429 each (see `aoai_fallbacks._health`).
     """
 
     def __init__(
@@ -137,15 +140,23 @@ class Balancer:
         )
 
     def select(
-        self, *, exclude: Collection[str] = (), large: bool = False, cost: int = 0
+        self,
+        *,
+        exclude: Collection[str] = (),
+        large: bool = False,
+        cost: int = 0,
+        patience: float = math.inf,
     ) -> Backend | Wait:
         """The backend for the next attempt, or how long until one may be available.
 
         `exclude`: names already tried and failed in this request. `large`:
         only the larger-model tier (after a context overflow). `cost`: the
         request's estimated tokens, to pass over backends known to be short.
-        A half-open backend returned here is this caller's probe: report its
-        verdict with `record` (or `release` it if the attempt was abandoned).
+        `patience`: seconds this caller may still wait; one that cannot wait
+        for a probe's verdict gets the gated backend anyway rather than fail.
+        Every backend returned here counts as sent until its verdict: report
+        it with `record` (or `release` it if the attempt was abandoned). A
+        gated or half-open backend returned here is this caller's probe.
         """
         with self._lock:
             now = self.clock.monotonic()
@@ -155,6 +166,7 @@ class Balancer:
                 large=large,
                 cost=cost,
                 probe_timeout=self._settings.probe_timeout,
+                patience=patience,
             )
             probing = isinstance(choice, Entry) and choice.health.mode != "closed"
         if isinstance(choice, Wait):
@@ -206,12 +218,12 @@ class Balancer:
     def release(self, backend: Backend) -> None:
         """Give back a selection that got no verdict (e.g. a cancelled request).
 
-        Frees a half-open backend's probe slot at once instead of after the
-        probe timeout; harmless for any other backend.
+        It no longer counts as in flight, and a gated or half-open backend's
+        probe slot is free at once instead of after the probe timeout.
         """
         entry = self._entry(backend)
         with self._lock:
-            entry.health.release_probe()
+            entry.health.release()
 
     def snapshot(self) -> list[BackendStatus]:
         """Every backend's state, cooldown, counters and last quota, in configuration order."""

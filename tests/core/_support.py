@@ -56,10 +56,18 @@ def pick(balancer: Balancer, **select: Any) -> str:
     return choice.name
 
 
-def names(balancer: Balancer, draws: int = 200, **select: Any) -> set[str]:
-    """The set of backend names `select` returns over many draws (Wait -> "wait")."""
+def names(
+    balancer: Balancer, draws: int = 200, *, give_back: bool = False, **select: Any
+) -> set[str]:
+    """The set of backend names `select` returns over many draws (Wait -> "wait").
+
+    Every draw stays in flight (as a request awaiting its verdict) unless
+    `give_back`, which releases each at once: what one new request is offered.
+    """
     seen: set[str] = set()
     for _ in range(draws):
         choice = balancer.select(**select)
         seen.add("wait" if isinstance(choice, Wait) else choice.name)
+        if give_back and not isinstance(choice, Wait):
+            balancer.release(choice)
     return seen

@@ -71,15 +71,21 @@ def test_backend_short_of_tokens_is_still_used_when_alone_in_its_group(
     make_balancer: MakeBalancer,
 ) -> None:
     balancer = make_balancer([backend("01"), backend("02", priority=2)])
-    balancer.record(balancer.backends[0], ok(tokens=100))
-    assert names(balancer, 100, cost=500) == {"01"}
+    first = balancer.backends[0]
+    balancer.record(first, ok(tokens=100))
+    assert pick(balancer, cost=500) == "01"  # a probe: the quota may have refilled
+    # While it is out, the next priority group has room: no one waits.
+    assert names(balancer, 100, cost=500) == {"02"}
+    balancer.record(first, ok(tokens=100))
+    assert pick(balancer, cost=500) == "01"
 
 
 def test_all_short_uses_them_anyway(make_balancer: MakeBalancer) -> None:
     balancer = make_balancer([backend("01"), backend("02")])
     for b in balancer.backends:
         balancer.record(b, ok(tokens=10))
-    assert names(balancer, 300, cost=500) == {"01", "02"}
+    # One probe each, then a wait for their verdicts rather than a pile of 429s.
+    assert names(balancer, 300, cost=500) == {"01", "02", "wait"}
 
 
 def test_no_requests_left_is_passed_over(make_balancer: MakeBalancer) -> None:
@@ -126,12 +132,15 @@ def test_larger_tier_only_after_the_base_tier(
 ) -> None:
     balancer = with_large_tier(make_balancer)
     base1, base2, _ = balancer.backends
-    assert names(balancer, 300) == {"01"}
+    assert names(balancer, 300, give_back=True) == {"01"}
     balancer.record(base1, throttled(retry_after="10"))
-    assert names(balancer, 300) == {"02"}
+    assert names(balancer, 300, give_back=True) == {"02"}
     balancer.record(base2, throttled(retry_after="20"))
-    assert names(balancer, 300) == {"01-large"}
+    assert names(balancer, 300, give_back=True) == {"01-large"}
     clock.advance(10)
+    assert pick(balancer) == "01"  # its probe, after the cooldown
+    assert names(balancer, 300) == {"01-large"}  # while the probe is out
+    balancer.record(base1, ok())
     assert names(balancer, 300) == {"01"}
 
 
