@@ -100,16 +100,19 @@ class _Journey:
 
         Raises `NoBackendAvailableError` when waiting would exceed the budget.
         """
-        choice = self.balancer.select(exclude=self.exclude, large=self.large, cost=self.cost)
+        left = self.balancer.wait_budget - (self.balancer.clock.monotonic() - self.started)
+        choice = self.balancer.select(
+            exclude=self.exclude, large=self.large, cost=self.cost, patience=left
+        )
         if not isinstance(choice, Wait):
             if self._story is not None:
                 logger.info("%s; switching to backend %s", self._story, choice.label)
                 self._story = None
             return choice
-        elapsed = self.balancer.clock.monotonic() - self.started
-        left = self.balancer.wait_budget - elapsed
         if choice.seconds is not None and choice.seconds <= left:
-            logger.info(
+            # A short poll while a probe is out is routine under load: not worth INFO.
+            log = logger.debug if choice.polling and self._story is None else logger.info
+            log(
                 "%sno backend available, waiting %.1f s for the first to recover",
                 f"{self._story}; " if self._story else "",
                 choice.seconds,
