@@ -1,0 +1,79 @@
+"""The thundering herd: a crowd waiting on throttled backends must not wake up into a pile of 429s.
+
+Every backend is throttled when 50 requests arrive together, and each admits
+one request per 10 s window. Before the gate, each cooldown's end woke the
+whole crowd at once, one request got the freed slot and every other one got
+a 429 (and cooled the backend again). Now one request probes a recovering
+backend while the rest wait, so the emulator sees about one 429 per backend
+per window, however many requests are waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+
+import openai
+import pytest
+
+from aoai_fallbacks import Balancer, NoBackendAvailableError, balanced_openai_client
+from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
+from aoai_fallbacks.testing import FakeClock
+
+from ._support import PROMPT, ask, backends_of
+
+pytestmark = pytest.mark.integration
+
+# 1,000 TPM: Azure's 6 RPM, one request per 10 s window on each backend.
+SMALL = DeploymentConfig("gpt-35-turbo", tpm=1_000)
+WINDOW = 10.0
+CROWD = 50
+
+
+async def one(client: openai.AsyncAzureOpenAI) -> str:
+    """'ok' for an answer, 'busy' for `NoBackendAvailableError`; anything else propagates."""
+    try:
+        await client.chat.completions.create(model="ignored", messages=PROMPT, max_tokens=20)
+    except NoBackendAvailableError:
+        return "busy"
+    return "ok"
+
+
+async def crowd(client: openai.AsyncAzureOpenAI) -> list[str]:
+    return await asyncio.gather(*(one(client) for _ in range(CROWD)))
+
+
+def test_a_waiting_crowd_gets_about_one_429_per_backend_per_window(clock: FakeClock) -> None:
+    with run_emulator(3, [SMALL], clock=clock) as emu:
+        balancer = Balancer(
+            backends_of(emu), clock=clock, wait_budget=math.inf, rng=random.Random(7)
+        )
+        sync_client = balanced_openai_client(balancer=balancer)
+        assert {ask(sync_client) for _ in range(3)} == {"01", "02", "03"}  # every window used
+        started = clock.monotonic()
+        client = balanced_openai_client(balancer=balancer, async_=True)
+        outcomes = asyncio.run(crowd(client))
+        elapsed = clock.monotonic() - started
+        stats = emu.stats("gpt-35-turbo")
+    assert outcomes.count("ok") == CROWD  # an unlimited budget: every request answered
+    assert stats.served == CROWD + 3  # none answered twice, none lost
+    assert stats.requests == stats.served + stats.throttled
+    windows = elapsed / WINDOW + 1
+    assert elapsed >= (CROWD / 3 - 1) * WINDOW  # the crowd really was throttled throughout
+    assert stats.throttled <= 3 * windows, (stats.throttled, windows)
+
+
+def test_a_crowd_with_a_short_budget_ends_in_answers_or_clear_errors(clock: FakeClock) -> None:
+    with run_emulator(3, [SMALL], clock=clock) as emu:
+        balancer = Balancer(backends_of(emu), clock=clock, wait_budget=25.0, rng=random.Random(7))
+        sync_client = balanced_openai_client(balancer=balancer)
+        for _ in range(3):
+            ask(sync_client)
+        client = balanced_openai_client(balancer=balancer, async_=True)
+        outcomes = asyncio.run(crowd(client))
+        stats = emu.stats("gpt-35-turbo")
+    answered = outcomes.count("ok")
+    assert answered + outcomes.count("busy") == CROWD  # none lost, none hung
+    assert stats.served == answered + 3
+    assert answered >= 3  # the windows that opened within the budget were used
