@@ -21,8 +21,15 @@ class FakeClock:
     advances it from the main thread.
     """
 
-    def __init__(self, start: float = 1_000.0, *, wall_start: float = 1_700_000_000.0) -> None:
+    def __init__(
+        self,
+        start: float = 1_000.0,
+        *,
+        wall_start: float = 1_700_000_000.0,
+        io_grace: float = 0.001,
+    ) -> None:
         self._lock = threading.Lock()
+        self._io_grace = io_grace
         self._elapsed = 0.0
         self._start = start
         self._wall_start = wall_start
@@ -54,10 +61,16 @@ class FakeClock:
         Tasks sleeping at once overlap instead of adding up: a hundred tasks
         each polling for 0.2 s move the clock 0.2 s, not 20 s, so a wait
         budget is not spent by other tasks' waits.
+
+        Before time jumps, the sleeper waits `io_grace` real seconds (1 ms by
+        default), so requests already on the wire can land. Without it, tasks
+        polling in a tight loop would move the clock minutes ahead while a
+        loopback request takes its two milliseconds, and the code under test
+        would see that request as lost.
         """
         wake = self.monotonic() + max(seconds, 0.0)
         self.slept.append(seconds)
-        await asyncio.sleep(0)  # still yield, as a real sleep would
+        await asyncio.sleep(self._io_grace)
         with self._lock:
             self._elapsed = max(self._elapsed, wake - self._start)
 
