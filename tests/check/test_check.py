@@ -39,6 +39,14 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
+def mixed_env(emulator: Emulator, tmp_path: Path) -> Path:
+    """A .env where 01 is right, 02 has a wrong key and 03 names a missing deployment."""
+    variables = emulator.env(deployment=DEPLOYMENT)
+    variables["AOAI_KEY_02"] = WRONG_KEY
+    variables["AOAI_DEPLOYMENT_03"] = "gpt-missing"
+    return write_env(tmp_path / "mixed.env", variables)
+
+
 def write_env(path: Path, variables: Mapping[str, str]) -> Path:
     path.write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
     return path
@@ -78,10 +86,7 @@ def test_all_good_backends_exit_zero(
 def test_good_wrong_key_and_missing_deployment(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    variables = emulator.env(deployment=DEPLOYMENT)
-    variables["AOAI_KEY_02"] = WRONG_KEY
-    variables["AOAI_DEPLOYMENT_03"] = "gpt-missing"
-    env = write_env(tmp_path / "mixed.env", variables)
+    env = mixed_env(emulator, tmp_path)
     endpoint_02 = emulator.resources[1].endpoint
 
     code, out, err = run_check(capsys, "--env-file", str(env))
@@ -133,10 +138,7 @@ def test_unreachable_endpoint_names_the_endpoint_variable(
 def test_json_report(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    variables = emulator.env(deployment=DEPLOYMENT)
-    variables["AOAI_KEY_02"] = WRONG_KEY
-    variables["AOAI_DEPLOYMENT_03"] = "gpt-missing"
-    env = write_env(tmp_path / "mixed.env", variables)
+    env = mixed_env(emulator, tmp_path)
 
     code, out, _ = run_check(capsys, "--env-file", str(env), "--json")
 

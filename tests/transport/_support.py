@@ -8,11 +8,13 @@ sleeping. Only hang faults use real (short) timeouts.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
 import openai
 
+from aoai_fallbacks import NoBackendAvailableError
 from aoai_fallbacks.config import Backend, load_backends
 from aoai_fallbacks.emulator import Emulator
 from aoai_fallbacks.transport import BACKEND_HEADER
@@ -50,3 +52,21 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def answer_or_busy(client: openai.AsyncAzureOpenAI) -> str:
+    """'ok' for an answer, 'busy' for `NoBackendAvailableError`; anything else propagates."""
+    try:
+        await client.chat.completions.create(model="ignored", messages=PROMPT, max_tokens=20)
+    except NoBackendAvailableError:
+        return "busy"
+    return "ok"
+
+
+def crowd(client: openai.AsyncAzureOpenAI, size: int) -> list[str]:
+    """Send `size` requests at once; each one's outcome, as `answer_or_busy` names it."""
+
+    async def gather() -> list[str]:
+        return await asyncio.gather(*(answer_or_busy(client) for _ in range(size)))
+
+    return asyncio.run(gather())

@@ -10,18 +10,16 @@ per window, however many requests are waiting.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 
-import openai
 import pytest
 
-from aoai_fallbacks import Balancer, NoBackendAvailableError, balanced_openai_client
+from aoai_fallbacks import Balancer, balanced_openai_client
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
 from aoai_fallbacks.testing import FakeClock
 
-from ._support import PROMPT, ask, backends_of
+from ._support import ask, backends_of, crowd
 
 pytestmark = pytest.mark.integration
 
@@ -29,19 +27,6 @@ pytestmark = pytest.mark.integration
 SMALL = DeploymentConfig("gpt-35-turbo", tpm=1_000)
 WINDOW = 10.0
 CROWD = 50
-
-
-async def one(client: openai.AsyncAzureOpenAI) -> str:
-    """'ok' for an answer, 'busy' for `NoBackendAvailableError`; anything else propagates."""
-    try:
-        await client.chat.completions.create(model="ignored", messages=PROMPT, max_tokens=20)
-    except NoBackendAvailableError:
-        return "busy"
-    return "ok"
-
-
-async def crowd(client: openai.AsyncAzureOpenAI) -> list[str]:
-    return await asyncio.gather(*(one(client) for _ in range(CROWD)))
 
 
 def test_a_waiting_crowd_gets_about_one_429_per_backend_per_window(clock: FakeClock) -> None:
@@ -53,7 +38,7 @@ def test_a_waiting_crowd_gets_about_one_429_per_backend_per_window(clock: FakeCl
         assert {ask(sync_client) for _ in range(3)} == {"01", "02", "03"}  # every window used
         started = clock.monotonic()
         client = balanced_openai_client(balancer=balancer, async_=True)
-        outcomes = asyncio.run(crowd(client))
+        outcomes = crowd(client, CROWD)
         elapsed = clock.monotonic() - started
         stats = emu.stats("gpt-35-turbo")
     assert outcomes.count("ok") == CROWD  # an unlimited budget: every request answered
@@ -72,7 +57,7 @@ def test_a_crowd_with_a_short_budget_ends_in_answers_or_clear_errors(clock: Fake
         for _ in range(3):
             ask(sync_client)
         client = balanced_openai_client(balancer=balancer, async_=True)
-        outcomes = asyncio.run(crowd(client))
+        outcomes = crowd(client, CROWD)
         stats = emu.stats("gpt-35-turbo")
     answered = outcomes.count("ok")
     assert answered + outcomes.count("busy") == CROWD  # none lost, none hung

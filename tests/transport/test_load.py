@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import openai
 import pytest
 
-from aoai_fallbacks import Balancer, NoBackendAvailableError, balanced_openai_client
+from aoai_fallbacks import Balancer, balanced_openai_client
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
 from aoai_fallbacks.testing import FakeClock
 
-from ._support import PROMPT, backends_of
+from ._support import backends_of, crowd
 
 pytestmark = pytest.mark.integration
 
 # 600 RPM: 100 requests per 10 s window on each of 3 backends, 300 at once in all.
 DEPLOYMENT = DeploymentConfig("gpt-35-turbo", tpm=100_000)
 REQUESTS = 500
-
-
-async def one(client: openai.AsyncAzureOpenAI) -> str:
-    """'ok' for an answer, 'busy' for `NoBackendAvailableError`; anything else propagates."""
-    try:
-        await client.chat.completions.create(model="ignored", messages=PROMPT, max_tokens=20)
-    except NoBackendAvailableError:
-        return "busy"
-    return "ok"
-
-
-async def crowd(client: openai.AsyncAzureOpenAI) -> list[str]:
-    return await asyncio.gather(*(one(client) for _ in range(REQUESTS)))
 
 
 @pytest.mark.parametrize("wait_budget", [0.0, 30.0], ids=["fail-fast", "wait"])
@@ -40,7 +24,7 @@ def test_every_request_ends_as_an_answer_or_a_clear_error(
     with run_emulator(3, [DEPLOYMENT], clock=clock) as emu:
         balancer = Balancer(backends_of(emu), clock=clock, wait_budget=wait_budget)
         client = balanced_openai_client(balancer=balancer, async_=True)
-        outcomes = asyncio.run(crowd(client))
+        outcomes = crowd(client, REQUESTS)
         stats = emu.stats("gpt-35-turbo")
     answered = outcomes.count("ok")
     assert answered + outcomes.count("busy") == REQUESTS  # none lost
