@@ -109,7 +109,21 @@ class _Runnable:
         return None
 
     async def aclose(self) -> None:
-        return None
+        """Close each model's async openai client on the loop that used it.
+
+        Left to the garbage collector, the SDK closes them from whatever loop
+        runs then, and a later phase's loop prints "Event loop is closed"
+        tracebacks for connections that belonged to this one.
+        """
+        for model in _models(self._runnable):
+            await model.root_async_client.close()
+
+
+def _models(runnable: Any) -> list[Any]:
+    """The chat models inside `runnable`, however deeply its fallbacks nest (the larger tier)."""
+    if hasattr(runnable, "fallbacks"):
+        return [m for r in (runnable.runnable, *runnable.fallbacks) for m in _models(r)]
+    return [runnable]
 
 
 def _recipe(backends: Sequence[Backend], options: Options) -> Asker:
