@@ -39,9 +39,9 @@ never gated by quota, only after a cooldown.
 
 Why every request in flight is subtracted, not only those sent since the
 observation: when a request is charged is not known. Azure charges on
-arrival, but a gateway that queues, or a server that admits a request when
-work on it starts (the emulator, after its latency), reports counts that
-leave out requests sent before the answer that carried them. Counting all
+arrival, but a gateway that queues, or a server that admits a request only
+when work on it starts, reports counts that leave out requests sent before
+the answer that carried them. Counting all
 of them as uncharged never overestimates the room; when it underestimates
 (a busy backend close to its limit), the cost is one probe's round trip,
 whose answer comes back with nothing else in flight and so is exact.

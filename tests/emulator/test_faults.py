@@ -169,3 +169,16 @@ def test_stopping_the_emulator_releases_a_hanging_request() -> None:
     caller.join(timeout=10)
     assert not caller.is_alive()
     assert len(errors) == 1
+
+
+def test_a_refusal_comes_at_once_whatever_the_latency() -> None:
+    # Azure charges on arrival and refuses at once: a 429 costs a round trip,
+    # not the model's latency. 1,000 TPM admits one request per 10 s window.
+    with run_emulator(deployments=[DeploymentConfig(DEPLOYMENT, tpm=1_000)]) as emu:
+        resource = emu.resources[0]
+        sdk = client(resource, timeout=1.0)
+        sdk.chat.completions.create(model=DEPLOYMENT, messages=HELLO, max_tokens=5)
+        resource.set_faults(DEPLOYMENT, latency=30.0)
+        with pytest.raises(openai.RateLimitError):
+            sdk.chat.completions.create(model=DEPLOYMENT, messages=HELLO, max_tokens=5)
+        assert emu.stats(DEPLOYMENT).throttled == 1

@@ -30,7 +30,7 @@ from aoai_fallbacks.emulator import _wire as wire
 from aoai_fallbacks.emulator._answer import choose, completion, stream_chunks
 from aoai_fallbacks.emulator._content import new_id
 from aoai_fallbacks.emulator._deployment import Deployment
-from aoai_fallbacks.emulator._faults import roll_error
+from aoai_fallbacks.emulator._faults import Faults, roll_error
 from aoai_fallbacks.emulator._request import ChatRequest, InvalidRequest, parse_chat_request
 from aoai_fallbacks.emulator._resource import Resource
 from aoai_fallbacks.emulator._tokens import prompt_tokens
@@ -203,8 +203,6 @@ async def _serve(
     request: Request, call: _Call, deployment: Deployment, chat: ChatRequest, api_version: str
 ) -> Response:
     faults = deployment.faults
-    if faults.latency:
-        await asyncio.sleep(faults.latency)
     if faults.outage:
         return call.answer("failed", wire.server_error(503))
     if faults.hang:
@@ -213,6 +211,7 @@ async def _serve(
         status, body = wire.server_error(503)  # read by no one unless the emulator is stopping
         return JSONResponse(body, status_code=status, headers=call.headers())
     if roll_error(faults, deployment.rng):
+        await _work(faults)  # the server failed while working on it
         return call.answer("failed", wire.server_error(faults.error_status))
     if _mentions_filter_trigger(chat):
         return call.answer("rejected", wire.content_filtered())
@@ -239,6 +238,7 @@ async def _serve(
             wire.rate_limited(api_version, admission.limit, admission.retry_after),
             **retry,
         )
+    await _work(faults)
     choices = [choose(chat, rng) for rng in _content_rngs(call.resource, deployment, chat)]
     completion_id = new_id(call.resource.ids, "chatcmpl-")[:38]
     created = int(time.time())
@@ -270,6 +270,18 @@ async def _serve(
         media_type="text/event-stream",
         headers={**call.headers(), "cache-control": "no-cache"},
     )
+
+
+async def _work(faults: Faults) -> None:
+    """The model's time on a request, `faults.latency`, spent after admission.
+
+    Azure charges a request on arrival and refuses at once what it will not
+    serve: a 429 (or a 400, 401, 404) costs the client a round trip, not a
+    model's worth of latency, and the remaining-quota headers of an answer
+    count every request admitted before it, however long those take.
+    """
+    if faults.latency:
+        await asyncio.sleep(faults.latency)
 
 
 async def _stream(

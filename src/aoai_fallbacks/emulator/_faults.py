@@ -19,7 +19,10 @@ class Faults:
     """What one deployment does wrong; everything off by default."""
 
     latency: float = 0.0
-    """Seconds added before answering (every answer of the deployment)."""
+    """The model's time on a request it admitted (or failed with `error_rate`), in seconds.
+
+    Refusals (429, 400, 401, 404) and outages answer at once, as Azure's do.
+    """
     ttft: float = 0.0
     """Seconds between a stream's headers and its first chunk."""
     error_rate: float = 0.0
