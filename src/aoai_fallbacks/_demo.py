@@ -225,14 +225,19 @@ def _attempts(phase: Phase, emulator: Emulator | None) -> Attempts | None:
     if emulator is not None:
         total = Attempts()
         for deployment in (BASE, LARGE):
-            s = emulator.stats(deployment)
-            total += Attempts(s.requests, s.served, s.throttled, s.failed, s.rejected)
+            total += emulator.stats(deployment)
         return total
     if phase.balancer is not None:
         total = Attempts()
         for seen in phase.balancer.snapshot():
             requests = seen.served + seen.throttled + seen.failed + seen.rejected
-            total += Attempts(requests, seen.served, seen.throttled, seen.failed, seen.rejected)
+            total += Attempts(
+                requests=requests,
+                served=seen.served,
+                throttled=seen.throttled,
+                failed=seen.failed,
+                rejected=seen.rejected,
+            )
         return total
     return None
 

@@ -50,7 +50,7 @@ def test_summarize_counts_answers_errors_and_waste() -> None:
         approach="balancer",
         scenario="200%",
         records=_records(),
-        attempts=Attempts(requests=9, served=3, throttled=5, failed=1),
+        attempts=Attempts(requests=9, served=3, throttled=5, throttled_early=1, failed=1),
         duration=10.0,
         available=4,
         backends=2,
@@ -65,16 +65,21 @@ def test_summarize_counts_answers_errors_and_waste() -> None:
     assert m.capacity_used == 0.5  # 2 answers within 10 s of 4 admitted
     assert m.span == pytest.approx(10.3)
     assert m.throttled_per_window == pytest.approx(5 / (2 * 1.03))
+    assert m.throttled_per_cooldown == 5 / 4  # 4 429s opened a cooldown, 1 came during one
 
 
-def _run(scenario: str, approach: str, *, errors: int = 0, p95: float = 0.3) -> Run:
+def _run(
+    scenario: str, approach: str, *, errors: int = 0, p95: float = 0.3, early: int = 0
+) -> Run:
     records = [RequestRecord(i, float(i), p95) for i in range(10)]
     records += [RequestRecord(10 + i, 0.0, 1.0, "APIError") for i in range(errors)]
     m = summarize(
         approach=approach,
         scenario=scenario,
         records=records,
-        attempts=Attempts(requests=10 + errors, served=10, throttled=errors),
+        attempts=Attempts(
+            requests=10 + errors, served=10, throttled=errors, throttled_early=early
+        ),
         duration=20.0,
         available=10,
         backends=3,
@@ -100,6 +105,15 @@ def test_targets_are_judged_from_the_numbers() -> None:
     p95 = found["100% load: p95 latency at most 1.2x an unthrottled direct call's p95"]
     assert p95.met is False
     assert found["balancer CPU cost per request under 100 µs"].met is True
+
+
+def test_a_429_sent_during_a_cooldown_fails_the_never_hammer_target() -> None:
+    text = "200% load: at most 1 wasted 429 per backend per Retry-After window"
+    quiet = {t.text: t for t in targets([_run("200%", "balancer", errors=3)], None)}[text]
+    hammer = {t.text: t for t in targets([_run("200%", "balancer", errors=3, early=1)], None)}
+    assert quiet.met is True
+    assert hammer[text].met is False
+    assert hammer[text].measured.startswith("1.50 (1 of 3 429s sent during a cooldown;")
 
 
 def test_missing_runs_are_reported_as_not_measured() -> None:

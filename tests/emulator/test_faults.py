@@ -125,7 +125,14 @@ def test_admin_route_changes_faults_and_reads_stats(resource: Resource) -> None:
 
     assert changed.json()["outage"] is True
     assert resource.faults(DEPLOYMENT).outage is False  # reset restored the start faults
-    assert stats == {"requests": 1, "served": 0, "throttled": 0, "failed": 1, "rejected": 0}
+    assert stats == {
+        "requests": 1,
+        "served": 0,
+        "throttled": 0,
+        "throttled_early": 0,
+        "failed": 1,
+        "rejected": 0,
+    }
     assert bad.status_code == 400
     assert unknown.status_code == 400
     assert reset.status_code == 204

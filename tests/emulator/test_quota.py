@@ -102,6 +102,23 @@ def test_the_longer_wait_of_both_limits_is_the_retry_after() -> None:
     assert refused.retry_after == pytest.approx(58.0)
 
 
+def test_a_refusal_before_an_earlier_retry_after_has_passed_is_early() -> None:
+    clock = FakeClock()
+    quota = Quota(tpm=1_000_000, rpm=6, clock=clock)  # 1 request per 10 s
+    assert quota.admit(1).admitted
+
+    first = quota.admit(1)
+    clock.advance(9.0)
+    hammering = quota.admit(1)  # told to wait 10 s, came back after 9
+    clock.advance(1.0)
+    assert quota.admit(1).admitted  # waited it out: the slot is this request's
+    clock.advance(0.5)
+    after_waiting = quota.admit(1)  # a new window full, a new retry-after
+
+    assert [r.early for r in (first, hammering, after_waiting)] == [False, True, False]
+    assert not any(r.admitted for r in (first, hammering, after_waiting))
+
+
 def test_clear_empties_both_windows() -> None:
     clock = FakeClock()
     quota = Quota(tpm=100, rpm=6, clock=clock)

@@ -48,6 +48,7 @@ def test_token_limit_429_carries_the_true_refill_time() -> None:
         "Please retry after 48 seconds."
     )
     assert (stats.served, stats.throttled) == (2, 2)
+    assert stats.throttled_early == 1  # the second 429 came 0.01 s before the first's retry-after
 
 
 def test_request_limit_429_says_call_rate_limit() -> None:

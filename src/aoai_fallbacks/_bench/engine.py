@@ -160,9 +160,7 @@ def run_one(setup: Setup, scenario: Scenario, approach: Approach) -> Run:
         attempts = Attempts()
         for resource in emulator.resources:
             stats = resource.stats(DEPLOYMENT)
-            attempts += Attempts(
-                stats.requests, stats.served, stats.throttled, stats.failed, stats.rejected
-            )
+            attempts += stats
     windows = max(1, math.ceil(scenario.duration / WINDOW))
     metrics = summarize(
         approach=approach.name,

@@ -1,9 +1,9 @@
 """What one run of one approach amounts to: the numbers the report compares.
 
 The client side (`RequestRecord`s) says what the user saw: answers, errors,
-latency. The emulator's stats (`Attempts`) say what the backends saw: every
-attempt, including the 429s and failures the client never hears about. Both
-are needed: "wasted attempts per answer" is backend-side work divided by
+latency. The emulator's stats (`Attempts`: its `DeploymentStats`, summed over
+the backends) say what the backends saw: every attempt, including the 429s
+and failures the client never hears about. Both are needed: "wasted attempts per answer" is backend-side work divided by
 client-side success.
 """
 
@@ -13,6 +13,8 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from aoai_fallbacks.emulator import DeploymentStats as Attempts
 
 __all__ = ["Attempts", "RequestRecord", "RunMetrics", "percentiles", "summarize"]
 
@@ -41,26 +43,6 @@ class RequestRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class Attempts:
-    """The emulator's counts for one run, summed over every backend."""
-
-    requests: int = 0
-    served: int = 0
-    throttled: int = 0
-    failed: int = 0
-    rejected: int = 0
-
-    def __add__(self, other: Attempts) -> Attempts:
-        return Attempts(
-            self.requests + other.requests,
-            self.served + other.served,
-            self.throttled + other.throttled,
-            self.failed + other.failed,
-            self.rejected + other.rejected,
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class RunMetrics:
     """One approach through one scenario, reduced to the compared numbers.
 
@@ -68,8 +50,16 @@ class RunMetrics:
     (429s, 5xx, hangs, rejections); `capacity_used` is the answers completed
     within the planned duration over the requests the backends' quotas admit
     in it (see `scenarios` for why requests are the binding unit); `span` runs
-    from the start to the last answer; `throttled_per_window` is the 429s per
-    backend per Retry-After window over the span, the "never hammer" target.
+    from the start to the last answer.
+
+    Two views of the 429s. `throttled_per_window`: per backend per 10 s quota
+    window over the span; a balancer that learns of a full backend only by
+    asking pays about one 429 each time a slot frees up, so at overload this
+    grows with the load, not with any hammering. `throttled_per_cooldown`:
+    429s per Retry-After window announced, i.e. 1 plus the 429s to requests
+    sent while a backend's last Retry-After still ran, over the 429s that
+    opened one: the "never hammer a throttled deployment" target, 1.0 when no
+    request ever arrived during a cooldown.
     """
 
     approach: str
@@ -86,6 +76,7 @@ class RunMetrics:
     p95: float | None
     p99: float | None
     throttled_per_window: float
+    throttled_per_cooldown: float
 
     @property
     def wasted_per_answer(self) -> float | None:
@@ -146,4 +137,11 @@ def summarize(
         p95=p95,
         p99=p99,
         throttled_per_window=attempts.throttled / (backends * windows) if backends else 0.0,
+        throttled_per_cooldown=_per_cooldown(attempts),
     )
+
+
+def _per_cooldown(attempts: Attempts) -> float:
+    """429s per Retry-After window: each 429 not sent during one opened one."""
+    opened = attempts.throttled - attempts.throttled_early
+    return attempts.throttled / opened if opened else 0.0

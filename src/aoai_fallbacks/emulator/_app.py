@@ -81,12 +81,19 @@ class _Call:
         return headers
 
     def answer(
-        self, outcome: str, status_body: tuple[int, dict[str, Any]], **headers: str
+        self,
+        outcome: str,
+        status_body: tuple[int, dict[str, Any]],
+        headers: dict[str, str] | None = None,
+        *,
+        early: bool = False,
     ) -> JSONResponse:
         if self.deployment_name is not None:
-            self.resource.counters.count(self.deployment_name, outcome)
+            self.resource.counters.count(self.deployment_name, outcome, early=early)
         status, body = status_body
-        return JSONResponse(body, status_code=status, headers={**self.headers(), **headers})
+        return JSONResponse(
+            body, status_code=status, headers={**self.headers(), **(headers or {})}
+        )
 
 
 class _Rejected(Exception):
@@ -236,7 +243,8 @@ async def _serve(
         return call.answer(
             "throttled",
             wire.rate_limited(api_version, admission.limit, admission.retry_after),
-            **retry,
+            retry,
+            early=admission.early,
         )
     await _work(faults)
     choices = [choose(chat, rng) for rng in _content_rngs(call.resource, deployment, chat)]

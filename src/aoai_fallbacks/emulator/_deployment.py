@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from aoai_fallbacks.emulator._faults import Faults
@@ -55,6 +55,12 @@ class DeploymentStats:
     """2xx answers."""
     throttled: int = 0
     """429 answers."""
+    throttled_early: int = 0
+    """Of those, 429s to requests sent before an earlier 429's retry-after had passed.
+
+    Requests that any client told to wait (or one sharing what it learned)
+    would not have sent: the measure of hammering a throttled deployment.
+    """
     failed: int = 0
     """Injected faults: 5xx answers, hangs, cut streams."""
     rejected: int = 0
@@ -62,11 +68,7 @@ class DeploymentStats:
 
     def __add__(self, other: DeploymentStats) -> DeploymentStats:
         return DeploymentStats(
-            requests=self.requests + other.requests,
-            served=self.served + other.served,
-            throttled=self.throttled + other.throttled,
-            failed=self.failed + other.failed,
-            rejected=self.rejected + other.rejected,
+            *(getattr(self, f.name) + getattr(other, f.name) for f in fields(self))
         )
 
 
@@ -118,14 +120,20 @@ class Counters:
         self._lock = threading.Lock()
         self._stats: dict[str, DeploymentStats] = {}
 
-    def count(self, deployment: str, outcome: str) -> None:
-        """Count one request to `deployment` and how it ended (one of `OUTCOMES`)."""
+    def count(self, deployment: str, outcome: str, *, early: bool = False) -> None:
+        """Count one request to `deployment` and how it ended (one of `OUTCOMES`).
+
+        `early`: a 429 to a request sent before an earlier 429's retry-after passed.
+        """
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
         with self._lock:
             current = self._stats.get(deployment, DeploymentStats())
             self._stats[deployment] = replace(
-                current, requests=current.requests + 1, **{outcome: getattr(current, outcome) + 1}
+                current,
+                requests=current.requests + 1,
+                throttled_early=current.throttled_early + early,
+                **{outcome: getattr(current, outcome) + 1},
             )
 
     def get(self, deployment: str) -> DeploymentStats:

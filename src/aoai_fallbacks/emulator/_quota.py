@@ -19,6 +19,7 @@ the window's full length as its retry-after, the longest a caller could need.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -92,6 +93,8 @@ class Admission:
     """Which limit refused it, None when admitted."""
     remaining_requests: int
     remaining_tokens: int
+    early: bool = False
+    """Refused, and sent before an earlier refusal's retry-after had passed."""
 
 
 class Quota:
@@ -106,6 +109,7 @@ class Quota:
         else:
             self.requests = SlidingWindow(rpm, TOKEN_WINDOW_SECONDS)
         self.tokens = SlidingWindow(tpm, TOKEN_WINDOW_SECONDS)
+        self._refused_until = -math.inf  # the latest retry-after given, as a time
 
     def admit(self, cost: int) -> Admission:
         """Charge one request estimated at `cost` tokens, or say how long until it would fit."""
@@ -118,14 +122,19 @@ class Quota:
                 self.requests.charge(1, now)
                 self.tokens.charge(cost, now)
             limit: Literal["requests", "tokens"] | None = None
+            retry_after = max(wait_requests, wait_tokens)
+            early = False
             if not admitted:
                 limit = "tokens" if wait_tokens >= wait_requests else "requests"
+                early = now < self._refused_until
+                self._refused_until = max(self._refused_until, now + retry_after)
             return Admission(
                 admitted=admitted,
-                retry_after=max(wait_requests, wait_tokens),
+                retry_after=retry_after,
                 limit=limit,
                 remaining_requests=self.requests.remaining(now),
                 remaining_tokens=self.tokens.remaining(now),
+                early=early,
             )
 
     def remaining(self) -> tuple[int, int]:
@@ -138,3 +147,4 @@ class Quota:
         with self._lock:
             self.requests.clear()
             self.tokens.clear()
+            self._refused_until = -math.inf
