@@ -119,6 +119,19 @@ def test_a_refusal_before_an_earlier_retry_after_has_passed_is_early() -> None:
     assert not any(r.admitted for r in (first, hammering, after_waiting))
 
 
+def test_a_refusal_without_a_retry_after_makes_no_later_one_early() -> None:
+    clock = FakeClock()
+    quota = Quota(tpm=1_000_000, rpm=6, clock=clock)  # 1 request per 10 s
+    assert quota.admit(1).admitted
+
+    quota.admit(1, announce=False)
+    clock.advance(1.0)
+    assert quota.admit(1, announce=False).early is False
+    quota.admit(1)  # told: 8 s to go
+    clock.advance(1.0)
+    assert quota.admit(1, announce=False).early is True
+
+
 def test_clear_empties_both_windows() -> None:
     clock = FakeClock()
     quota = Quota(tpm=100, rpm=6, clock=clock)

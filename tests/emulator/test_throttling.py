@@ -108,20 +108,23 @@ def test_n_multiplies_the_completion_charge() -> None:
 
 
 def test_omit_retry_after_sends_429s_without_the_headers() -> None:
-    with (
-        run_emulator(
-            deployments=[DeploymentConfig(DEPLOYMENT, tpm=1, rpm=1)],
-            clock=FakeClock(),
-            faults=Faults(omit_retry_after=True),
-        ) as emu,
-        pytest.raises(openai.RateLimitError) as caught,
-    ):
-        client(emu.resources[0]).chat.completions.create(model=DEPLOYMENT, messages=HELLO)
+    with run_emulator(
+        deployments=[DeploymentConfig(DEPLOYMENT, tpm=1, rpm=1)],
+        clock=FakeClock(),
+        faults=Faults(omit_retry_after=True),
+    ) as emu:
+        sdk = client(emu.resources[0])
+        for _ in range(2):
+            with pytest.raises(openai.RateLimitError) as caught:
+                sdk.chat.completions.create(model=DEPLOYMENT, messages=HELLO)
+        stats = emu.stats(DEPLOYMENT)
 
     headers = caught.value.response.headers
     assert "retry-after" not in headers
     assert "retry-after-ms" not in headers
     assert "x-ratelimit-remaining-tokens" in headers
+    # Never told when to come back, the second caller was not early.
+    assert (stats.throttled, stats.throttled_early) == (2, 0)
 
 
 def test_quota_is_per_deployment_and_per_resource() -> None:

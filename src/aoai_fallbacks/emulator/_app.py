@@ -236,7 +236,9 @@ async def _serve(
         completion_budget = config.default_max_tokens
     if completion_budget is None:
         completion_budget = config.context_window - prompt
-    admission = deployment.quota.admit(prompt + completion_budget * chat.n)
+    admission = deployment.quota.admit(
+        prompt + completion_budget * chat.n, announce=not faults.omit_retry_after
+    )
     if not admission.admitted:
         assert admission.limit is not None
         retry = {} if faults.omit_retry_after else wire.retry_after_headers(admission.retry_after)

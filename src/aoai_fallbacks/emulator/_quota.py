@@ -109,10 +109,15 @@ class Quota:
         else:
             self.requests = SlidingWindow(rpm, TOKEN_WINDOW_SECONDS)
         self.tokens = SlidingWindow(tpm, TOKEN_WINDOW_SECONDS)
-        self._refused_until = -math.inf  # the latest retry-after given, as a time
+        self._refused_until = -math.inf  # the latest retry-after announced, as a time
 
-    def admit(self, cost: int) -> Admission:
-        """Charge one request estimated at `cost` tokens, or say how long until it would fit."""
+    def admit(self, cost: int, *, announce: bool = True) -> Admission:
+        """Charge one request estimated at `cost` tokens, or say how long until it would fit.
+
+        `announce`: a refusal tells the caller its retry-after, so a refusal
+        before that time has passed is `early`. False when the 429 goes out
+        without the headers: a caller cannot be early for a time it was not told.
+        """
         with self._lock:
             now = self._clock.monotonic()
             wait_requests = self.requests.wait_for(1, now)
@@ -127,7 +132,8 @@ class Quota:
             if not admitted:
                 limit = "tokens" if wait_tokens >= wait_requests else "requests"
                 early = now < self._refused_until
-                self._refused_until = max(self._refused_until, now + retry_after)
+                if announce:
+                    self._refused_until = max(self._refused_until, now + retry_after)
             return Admission(
                 admitted=admitted,
                 retry_after=retry_after,
