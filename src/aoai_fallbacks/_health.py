@@ -41,8 +41,8 @@ Why every request in flight is subtracted, not only those sent since the
 observation: when a request is charged is not known. Azure charges on
 arrival, but a gateway that queues, or a server that admits a request only
 when work on it starts, reports counts that leave out requests sent before
-the answer that carried them. Counting all
-of them as uncharged never overestimates the room; when it underestimates
+the answer that carried them. Counting all of them as uncharged never
+overestimates the room; when it underestimates
 (a busy backend close to its limit), the cost is one probe's round trip,
 whose answer comes back with nothing else in flight and so is exact.
 

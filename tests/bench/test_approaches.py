@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aoai_fallbacks._bench.approaches import APPROACHES, Options
+from aoai_fallbacks._bench.approaches import APPROACHES, Options, _models
 from aoai_fallbacks.config import load_backends
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
 
@@ -15,18 +15,10 @@ pytestmark = pytest.mark.integration
 
 
 def _async_clients(asker: Any) -> list[Any]:
-    """The openai async clients an asker holds, wherever it keeps them."""
+    """The openai async clients an asker holds: its own, or its chat models'."""
     if hasattr(asker, "_client"):
         return [asker._client]
-    runnable, found = asker._runnable, []
-    todo = [runnable]
-    while todo:
-        node = todo.pop()
-        if hasattr(node, "fallbacks"):
-            todo.extend([node.runnable, *node.fallbacks])
-        else:
-            found.append(node.root_async_client)
-    return found
+    return [model.root_async_client for model in _models(asker._runnable)]
 
 
 @pytest.mark.parametrize("name", ["direct", "recipe", "balancer"])

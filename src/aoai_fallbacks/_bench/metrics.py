@@ -3,8 +3,8 @@
 The client side (`RequestRecord`s) says what the user saw: answers, errors,
 latency. The emulator's stats (`Attempts`: its `DeploymentStats`, summed over
 the backends) say what the backends saw: every attempt, including the 429s
-and failures the client never hears about. Both are needed: "wasted attempts per answer" is backend-side work divided by
-client-side success.
+and failures the client never hears about. Both are needed: "wasted attempts
+per answer" is backend-side work divided by client-side success.
 """
 
 from __future__ import annotations
