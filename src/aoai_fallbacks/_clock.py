@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 
@@ -32,6 +33,16 @@ class Clock(Protocol):
         """Suspend the calling task for `seconds`."""
         ...
 
+    def busy(self) -> AbstractContextManager[object]:
+        """A block of work during which a simulated clock must not move.
+
+        The transport holds it for each request's whole way through the
+        backends (its sleeps on the clock excepted), so a simulated clock
+        never jumps while an attempt is on the wire. The real clock moves
+        regardless.
+        """
+        ...
+
 
 class SystemClock:
     """The real clock: `time.monotonic`, `time.time`, `time.sleep`, `asyncio.sleep`."""
@@ -49,8 +60,12 @@ class SystemClock:
     async def asleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0))
 
+    def busy(self) -> AbstractContextManager[object]:
+        return _NOTHING
+
     def __repr__(self) -> str:
         return "SystemClock()"
 
 
+_NOTHING = nullcontext()
 SYSTEM_CLOCK = SystemClock()

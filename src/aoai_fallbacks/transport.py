@@ -296,17 +296,19 @@ class BalancingTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
-        journey = _Journey(self.balancer, request)
-        while True:
-            step = journey.next()
-            if isinstance(step, float):
-                self.balancer.clock.sleep(step)
-            elif isinstance(step, httpx.Response):
-                return step
-            else:
-                answer = self._attempt(journey, step)
-                if answer is not None:
-                    return answer
+        clock = self.balancer.clock
+        with clock.busy():
+            journey = _Journey(self.balancer, request)
+            while True:
+                step = journey.next()
+                if isinstance(step, float):
+                    clock.sleep(step)
+                elif isinstance(step, httpx.Response):
+                    return step
+                else:
+                    answer = self._attempt(journey, step)
+                    if answer is not None:
+                        return answer
 
     def _attempt(self, journey: _Journey, backend: Backend) -> httpx.Response | None:
         try:
@@ -360,17 +362,19 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
-        journey = _Journey(self.balancer, request)
-        while True:
-            step = journey.next()
-            if isinstance(step, float):
-                await self.balancer.clock.asleep(step)
-            elif isinstance(step, httpx.Response):
-                return step
-            else:
-                answer = await self._attempt(journey, step)
-                if answer is not None:
-                    return answer
+        clock = self.balancer.clock
+        with clock.busy():
+            journey = _Journey(self.balancer, request)
+            while True:
+                step = journey.next()
+                if isinstance(step, float):
+                    await clock.asleep(step)
+                elif isinstance(step, httpx.Response):
+                    return step
+                else:
+                    answer = await self._attempt(journey, step)
+                    if answer is not None:
+                        return answer
 
     async def _attempt(self, journey: _Journey, backend: Backend) -> httpx.Response | None:
         try:

@@ -17,6 +17,7 @@ import openai
 from aoai_fallbacks import NoBackendAvailableError
 from aoai_fallbacks.config import Backend, load_backends
 from aoai_fallbacks.emulator import Emulator
+from aoai_fallbacks.testing import FakeClock
 from aoai_fallbacks.transport import BACKEND_HEADER
 
 PROMPT = [{"role": "user", "content": "Tell me a joke about quotas."}]
@@ -63,10 +64,19 @@ async def answer_or_busy(client: openai.AsyncAzureOpenAI) -> str:
     return "ok"
 
 
-def crowd(client: openai.AsyncAzureOpenAI, size: int) -> list[str]:
-    """Send `size` requests at once; each one's outcome, as `answer_or_busy` names it."""
+def crowd(client: openai.AsyncAzureOpenAI, size: int, clock: FakeClock) -> list[str]:
+    """Send `size` requests at once; each one's outcome, as `answer_or_busy` names it.
+
+    Each request holds `clock` still from its start to its end (but while it
+    sleeps on it), so the whole crowd has arrived before anyone's wait ends,
+    however slowly this machine gets each one to the transport.
+    """
+
+    async def one() -> str:
+        with clock.busy():
+            return await answer_or_busy(client)
 
     async def gather() -> list[str]:
-        return await asyncio.gather(*(answer_or_busy(client) for _ in range(size)))
+        return await asyncio.gather(*(one() for _ in range(size)))
 
     return asyncio.run(gather())

@@ -24,7 +24,7 @@ def test_every_request_ends_as_an_answer_or_a_clear_error(
     with run_emulator(3, [DEPLOYMENT], clock=clock) as emu:
         balancer = Balancer(backends_of(emu), clock=clock, wait_budget=wait_budget)
         client = balanced_openai_client(balancer=balancer, async_=True)
-        outcomes = crowd(client, REQUESTS)
+        outcomes = crowd(client, REQUESTS, clock)
         stats = emu.stats("gpt-35-turbo")
     answered = outcomes.count("ok")
     assert answered + outcomes.count("busy") == REQUESTS  # none lost

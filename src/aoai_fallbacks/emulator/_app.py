@@ -351,13 +351,14 @@ def build_app(resource: Resource) -> Starlette:
 
     def bind(handler: Any, **options: Any) -> Any:
         async def endpoint(request: Request) -> Response:
-            try:
-                response: Response = await handler(request, resource, **options)
-            except _Rejected as rejected:
-                status, body = rejected.status_body
-                headers = {wire.REQUEST_ID: new_id(resource.ids, "")}
-                return JSONResponse(body, status_code=status, headers=headers)
-            return response
+            with resource.handling():
+                try:
+                    response: Response = await handler(request, resource, **options)
+                except _Rejected as rejected:
+                    status, body = rejected.status_body
+                    headers = {wire.REQUEST_ID: new_id(resource.ids, "")}
+                    return JSONResponse(body, status_code=status, headers=headers)
+                return response
 
         return endpoint
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from aoai_fallbacks.emulator._deployment import (
@@ -53,6 +54,11 @@ class Resource:
         """Draws request and completion ids; only the server thread uses it."""
         self.closing = asyncio.Event()
         """Set by the server as it stops, to release hanging requests."""
+        self.handling: Callable[[], AbstractContextManager[object]] = getattr(
+            clock, "busy", nullcontext
+        )
+        """Held while a request is handled: a simulated clock (`FakeClock.busy`) must not
+        move then, so the request is charged and answered at the time it arrived."""
 
     def _deployment(self, name: str) -> Deployment:
         try:
