@@ -24,8 +24,8 @@ from dataclasses import dataclass, fields, replace
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
+from aoai_fallbacks._http import httpx
 from aoai_fallbacks.errors import ConfigError
 
 __all__ = ["DEFAULT_API_VERSION", "Backend", "larger_tier", "load_backends"]
@@ -42,8 +42,30 @@ Tier = Literal["base", "large"]
 
 _PER_BACKEND = ("ENDPOINT", "KEY", "DEPLOYMENT", "PRIORITY", "WEIGHT", "LARGE_DEPLOYMENT")
 _SHARED = ("AOAI_DEPLOYMENT", "AOAI_LARGE_DEPLOYMENT", "AOAI_API_VERSION")
+# Any digits here, so that a backend number in other digits is refused, not silently ignored.
 _NUMBERED = re.compile(r"AOAI_(?P<kind>[A-Z0-9_]+?)_(?P<nn>\d+)")
-_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-[a-z]+)?|v1|latest|preview")
+_BACKEND_NUMBER = re.compile(r"[0-9]{1,6}")
+_API_VERSION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(-[a-z]+)?|v1|latest|preview")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+# Azure documents no rule of its own for deployment names; this is the one its resource
+# provider (Microsoft.CognitiveServices, in the ARM specification) declares for the account's
+# name: 2 to 64 characters, ASCII letters, digits, '_', '.' and '-', starting with a letter or
+# a digit (its other named children share the pattern). A name outside it cannot exist on
+# Azure, and '.' or '..' would rewrite the request's path.
+_DEPLOYMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{1,63}")
+# Printable ASCII without spaces: what a key sent as an HTTP header value can be, and what a
+# URL can be written with (an international host name in its xn-- form).
+_VISIBLE_ASCII = re.compile(r"[!-~]+")
+_URL_PARTS = re.compile(
+    r"(?:(?P<scheme>[^:/?#]*):)?(?://(?:(?P<userinfo>[^/?#]*)@)?(?P<hostport>[^/?#]*))?"
+    r"(?P<path>[^?#]*)(?P<rest>.*)",
+    re.DOTALL,
+)
+_HOST_PORT = re.compile(r"(?:\[[^\]]*\]|[^:\[\]]*)(?::(?P<port>.*))?", re.DOTALL)
+_PORT = re.compile(r"[0-9]{1,5}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SHOWN_CHARACTERS = 60
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _SETUP_HINT = (
     "set AOAI_ENDPOINT_01 and AOAI_KEY_01 (plus AOAI_DEPLOYMENT) in the environment or a "
@@ -76,9 +98,9 @@ class Backend:
         object.__setattr__(
             self, "endpoint", _check_endpoint(self.endpoint, f"{subject}: endpoint")
         )
-        _require_text(self.deployment, f"{subject}: deployment")
+        _check_deployment(self.deployment, f"{subject}: deployment")
         if self.api_key is not None:
-            _require_text(self.api_key, f"{subject}: api_key (None signs in with Entra ID)")
+            _check_key(self.api_key, f"{subject}: api_key (None signs in with Entra ID)")
         _check_priority(self.priority, f"{subject}: priority")
         _check_weight(self.weight, f"{subject}: weight")
         if self.tier not in ("base", "large"):
@@ -161,7 +183,29 @@ def _read_dotenv(dotenv: str | Path | bool, *, search: bool) -> dict[str, str]:
         path = None
     if path is None:
         return {}
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    try:
+        values = dotenv_values(path)
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"the .env file {str(path)!r} is not UTF-8 text: save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"the .env file {str(path)!r} cannot be read: {exc.strerror or type(exc).__name__}"
+        ) from None
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it.
+
+    `find_spec` imports a submodule's parent package first, and raises
+    instead of answering None when that parent is not installed.
+    """
+    try:
+        return find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class _Reader:
@@ -179,7 +223,9 @@ class _Reader:
         for nn in sorted(self._numbers, key=int):
             backend = self._backend(nn, api_version)
             base.append(backend)
-            large_deployment = self._either(f"AOAI_LARGE_DEPLOYMENT_{nn}", "AOAI_LARGE_DEPLOYMENT")
+            large_deployment = self._deployment(
+                f"AOAI_LARGE_DEPLOYMENT_{nn}", "AOAI_LARGE_DEPLOYMENT"
+            )
             if large_deployment is not None:
                 name, value = large_deployment
                 if value == backend.deployment:
@@ -191,7 +237,7 @@ class _Reader:
         if not base:
             raise ConfigError(f"no Azure OpenAI backend configured: {_SETUP_HINT}")
         _reject_duplicates(base + large)
-        if any(b.api_key is None for b in base) and find_spec("azure.identity") is None:
+        if any(b.api_key is None for b in base) and not _installed("azure.identity"):
             nn = next(b.name for b in base if b.api_key is None)
             raise ConfigError(
                 f"AOAI_ENDPOINT_{nn} is set but AOAI_KEY_{nn} is not: without a key the backend "
@@ -209,15 +255,20 @@ class _Reader:
                 suggestion = None if name in _SHARED else _closest(name, _SHARED)
                 if suggestion is not None:
                     raise ConfigError(
-                        f"{name} is not a known variable: did you mean {suggestion}?"
+                        f"{_shown_name(name)} is not a known variable: did you mean {suggestion}?"
                     )
                 continue
             kind, nn = match["kind"], match["nn"]
+            if _BACKEND_NUMBER.fullmatch(nn) is None:
+                raise ConfigError(
+                    f"{_shown_name(name)}: a backend number is 1 to 6 digits 0-9 "
+                    "(AOAI_ENDPOINT_01, AOAI_KEY_01, ...)"
+                )
             if kind not in _PER_BACKEND:
                 known = [f"AOAI_{k}_{nn}" for k in _PER_BACKEND]
                 hint = _closest(name, known)
                 raise ConfigError(
-                    f"{name} is not a known variable"
+                    f"{_shown_name(name)} is not a known variable"
                     + (f": did you mean {hint}?" if hint else f" (known: {', '.join(known)})")
                 )
             if kind == "ENDPOINT":
@@ -243,7 +294,7 @@ class _Reader:
     def _backend(self, nn: str, api_version: str) -> Backend:
         endpoint_var = f"AOAI_ENDPOINT_{nn}"
         endpoint = _check_endpoint(self._required(endpoint_var), endpoint_var)
-        deployment = self._either(f"AOAI_DEPLOYMENT_{nn}", "AOAI_DEPLOYMENT")
+        deployment = self._deployment(f"AOAI_DEPLOYMENT_{nn}", "AOAI_DEPLOYMENT")
         if deployment is None:
             raise ConfigError(
                 f"no deployment for backend {nn}: set AOAI_DEPLOYMENT_{nn}, or AOAI_DEPLOYMENT "
@@ -258,6 +309,7 @@ class _Reader:
                     f"{key_var} is empty: set it to the resource's key, or remove it to sign in "
                     "with Microsoft Entra ID"
                 )
+            _check_key(api_key, key_var)
         priority_var, weight_var = f"AOAI_PRIORITY_{nn}", f"AOAI_WEIGHT_{nn}"
         priority_text = self._optional(priority_var)
         weight_text = self._optional(weight_var)
@@ -286,11 +338,12 @@ class _Reader:
             raise ConfigError(f"{name} is set but empty: give it a value, or remove it")
         return value
 
-    def _either(self, own: str, shared: str) -> tuple[str, str] | None:
-        """The per-backend variable, else the shared one: (the name in effect, its value)."""
+    def _deployment(self, own: str, shared: str) -> tuple[str, str] | None:
+        """The per-backend deployment, else the shared one: (the name in effect, its value)."""
         for name in (own, shared):
             value = self._optional(name)
             if value is not None:
+                _check_deployment(value, name)
                 return name, value
         return None
 
@@ -331,33 +384,118 @@ def _require_text(value: object, what: str) -> None:
         raise ConfigError(f"{what} must be a non-empty string")
 
 
+def _check_key(key: str, what: str) -> None:
+    """A key is sent as an HTTP header value: one stray character breaks every request.
+
+    A line break, a space or a letter outside ASCII makes the HTTP library
+    refuse the header, with the whole value in its error. The message here
+    never shows the value, not even in part: it is the one secret.
+    """
+    _require_text(key, what)
+    if _VISIBLE_ASCII.fullmatch(key) is None:
+        raise ConfigError(
+            f"{what} must be printable ASCII without spaces or line breaks, as every Azure "
+            "OpenAI key is: copy the key again, alone, from the resource's Keys and Endpoint page"
+        )
+
+
+def _check_deployment(value: str, what: str) -> None:
+    """A deployment name Azure could have given: it becomes one segment of the request's path."""
+    _require_text(value, what)
+    if _DEPLOYMENT_NAME.fullmatch(value) is None:
+        raise ConfigError(
+            f"{what} must be an Azure deployment name, 2 to 64 ASCII letters, digits, '_', "
+            f"'.' or '-' starting with a letter or digit, like gpt-35-turbo; "
+            f"got {_shown_value(value)}"
+        )
+
+
 def _check_endpoint(value: str, what: str) -> str:
-    """The endpoint without its trailing slash, if it is an https URL (or loopback http)."""
+    """The endpoint without its trailing slash, if it is an https URL (or loopback http).
+
+    Parsed by the same `httpx` that sends the requests, so the host and port
+    checked here are the ones the requests go to; the port as written is
+    checked too, since `httpx` accepts ports a socket then wraps (70000 is
+    4464). Messages show the URL with any userinfo, query and fragment masked.
+    """
     _require_text(value, what)
     endpoint = value.strip().rstrip("/")
-    not_a_url = ConfigError(
-        f"{what} must be a URL like https://NAME.openai.azure.com, got {value.strip()!r}"
-    )
+    got = f"got {_shown_url(endpoint)}"
+    not_a_url = ConfigError(f"{what} must be a URL like https://NAME.openai.azure.com, {got}")
+    if _VISIBLE_ASCII.fullmatch(endpoint) is None:
+        raise ConfigError(
+            f"{what} must be printable ASCII without spaces (write an international host name "
+            f"in its xn-- form), {got}"
+        )
+    parts = _URL_PARTS.fullmatch(endpoint)
     try:
-        parts = urlsplit(endpoint)
-        host = parts.hostname
-    except ValueError:
+        url = httpx.URL(endpoint)
+    except (httpx.InvalidURL, ValueError):
         raise not_a_url from None
-    if parts.scheme not in ("https", "http") or not host:
+    if parts is None or url.scheme not in _DEFAULT_PORTS or not url.host:
         raise not_a_url
-    if parts.username is not None or parts.password is not None:
+    if parts["userinfo"] is not None:
         raise ConfigError(f"{what} must not carry credentials in the URL: put the key in AOAI_KEY")
-    if parts.query or parts.fragment or "openai" in parts.path.lower().split("/"):
+    if parts["rest"] or "openai" in parts["path"].lower().split("/"):
         raise ConfigError(
             f"{what} must be the resource's base URL (https://NAME.openai.azure.com), "
-            f"not a request URL: got {value.strip()!r}"
+            f"not a request URL: {got}"
         )
-    if parts.scheme == "http" and not _is_loopback(host):
+    port = _written_port(url.scheme, parts["hostport"] or "")
+    if port is None or port != (url.port or _DEFAULT_PORTS[url.scheme]):
+        raise ConfigError(
+            f"{what} must have no port or a port from 1 to 65535, in digits 0-9: "
+            f"{_shown_url(endpoint)}"
+        )
+    if url.scheme == "http" and not _is_loopback(url.host):
         raise ConfigError(
             f"{what} must use https:// (plain http is only allowed on loopback, for local "
-            f"emulators), got {value.strip()!r}"
+            f"emulators), {got}"
         )
     return endpoint
+
+
+def _written_port(scheme: str, hostport: str) -> int | None:
+    """The port as written after the host (the scheme's default if none), None if malformed."""
+    match = _HOST_PORT.fullmatch(hostport)
+    if match is None:
+        return None
+    written = match["port"]
+    if written is None:
+        return _DEFAULT_PORTS[scheme]
+    if _PORT.fullmatch(written) is None or not 1 <= int(written) <= 65535:
+        return None
+    return int(written)
+
+
+def _shown_url(url: str) -> str:
+    """`url` as a message may show it: userinfo, query and fragment masked, quoted, bounded."""
+    parts = _URL_PARTS.fullmatch(url)
+    if parts is None or parts["hostport"] is None:
+        # No scheme://host: perhaps a key pasted in the wrong variable.
+        return "a value without scheme://host (not shown)"
+    scheme = f"{parts['scheme']}:" if parts["scheme"] is not None else ""
+    userinfo = "***@" if parts["userinfo"] is not None else ""
+    hostport = parts["hostport"]
+    host = _HOST_PORT.fullmatch(hostport)
+    if host is not None and host["port"] and _PORT.fullmatch(host["port"]) is None:
+        hostport = hostport[: host.start("port")] + "***"  # not a port: perhaps a key
+    rest = parts["rest"][:1] + "***" if parts["rest"] else ""
+    return _shown_value(f"{scheme}//{userinfo}{hostport}{parts['path']}{rest}")
+
+
+def _shown_value(text: str) -> str:
+    """`text` quoted for a one-line message, cut to its first characters if long."""
+    if len(text) > _SHOWN_CHARACTERS:
+        text = text[:_SHOWN_CHARACTERS] + "..."
+    return repr(text)
+
+
+def _shown_name(name: str) -> str:
+    """A variable's name for a one-line message: as it is when short and printable."""
+    if len(name) <= _SHOWN_CHARACTERS and name.isprintable():
+        return name
+    return _shown_value(name)
 
 
 def _is_loopback(host: str) -> bool:
@@ -370,12 +508,12 @@ def _is_loopback(host: str) -> bool:
 
 
 def _parse_priority(text: str, name: str) -> int:
-    try:
-        priority = int(text)
-    except ValueError:
+    if _WHOLE_NUMBER.fullmatch(text) is None:
         raise ConfigError(
-            f"{name} must be a whole number (1 is tried first), got {text!r}"
-        ) from None
+            f"{name} must be a whole number in digits 0-9 (1 is tried first), "
+            f"got {_shown_value(text)}"
+        )
+    priority = int(text)
     _check_priority(priority, name)
     return priority
 
@@ -388,10 +526,11 @@ def _check_priority(priority: int, what: str) -> None:
 
 
 def _parse_weight(text: str, name: str) -> float:
-    try:
-        weight = float(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number > 0, got {text!r}") from None
+    if _DECIMAL.fullmatch(text) is None:
+        raise ConfigError(
+            f"{name} must be a number > 0 in digits 0-9, like 2 or 0.5, got {_shown_value(text)}"
+        )
+    weight = float(text)
     _check_weight(weight, name)
     return weight
 
@@ -408,7 +547,8 @@ def _check_weight(weight: float, what: str) -> None:
 
 def _check_api_version(value: str, what: str) -> None:
     if not isinstance(value, str) or _API_VERSION.fullmatch(value) is None:
+        got = _shown_value(value) if isinstance(value, str) else repr(value)
         raise ConfigError(
             f"{what} must be an Azure OpenAI api-version like {DEFAULT_API_VERSION} "
-            f"or 2025-04-01-preview, got {value!r}"
+            f"or 2025-04-01-preview, got {got}"
         )

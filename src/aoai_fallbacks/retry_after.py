@@ -65,9 +65,10 @@ def parse_duration(text: str | None) -> float | None:
     match = _DURATION.fullmatch(text.strip())
     if match is None or not any(match.groupdict().values()):
         return None
-    return sum(
+    seconds = sum(
         float(value) * _UNIT_SECONDS[unit] for unit, value in match.groupdict().items() if value
     )
+    return seconds if math.isfinite(seconds) else None  # 400 digits and an "h" are infinite
 
 
 def _http_date(text: str, now_wall: float) -> float | None:

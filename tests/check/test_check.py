@@ -179,11 +179,36 @@ def test_throttled_backend_is_usable_and_says_so(
     assert "NOTE 01: throttled right now (429" in out
 
 
+# A backend that would load, on a loopback port where nothing answers: what each case spoils.
+LOOPBACK = {
+    "AOAI_ENDPOINT_01": "http://127.0.0.1:9",
+    "AOAI_KEY_01": "some-key-0000",
+    "AOAI_DEPLOYMENT": DEPLOYMENT,
+}
+
+
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
         ({"AOAI_KEY_03": "some-key"}, "AOAI_ENDPOINT_03"),
         ({}, "no Azure OpenAI backend configured"),
+        ({**LOOPBACK, "AOAI_KEY_01": '"some-key\\nsecond-line"'}, "AOAI_KEY_01"),
+        ({**LOOPBACK, "AOAI_ENDPOINT_01": f"http://127.0.0.1:{9 + 65536}"}, "AOAI_ENDPOINT_01"),
+        ({**LOOPBACK, "AOAI_DEPLOYMENT": ".."}, "AOAI_DEPLOYMENT"),
+        (
+            {**LOOPBACK, "AOAI_ENDPOINT_01": "ftp://user:some-key@one.openai.azure.com"},
+            "AOAI_ENDPOINT_01",
+        ),
+        ({**LOOPBACK, "AOAI_ENDPOINT_" + "2" * 4301: "http://[::1]:9"}, "AOAI_ENDPOINT_222"),
+    ],
+    ids=[
+        "orphan-key",
+        "nothing",
+        "key-with-line-break",
+        "port-wrapping",
+        "deployment-dot-dot",
+        "key-in-userinfo",
+        "number-of-4301-digits",
     ],
 )
 def test_configuration_error_is_one_line_and_exit_two(
@@ -194,8 +219,31 @@ def test_configuration_error_is_one_line_and_exit_two(
 ) -> None:
     env = write_env(tmp_path / "broken.env", variables)
 
-    code, out, err = run_check(capsys, "--env-file", str(env))
+    assert_configuration_error(run_check(capsys, "--env-file", str(env)), message)
 
+
+@pytest.mark.usefixtures("without_azure")
+def test_entra_id_without_azure_identity_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keyless = {k: v for k, v in LOOPBACK.items() if k != "AOAI_KEY_01"}
+    env = write_env(tmp_path / "entra.env", keyless)
+
+    assert_configuration_error(run_check(capsys, "--env-file", str(env)), "aoai-fallbacks[entra]")
+
+
+def test_env_file_that_is_not_utf8_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = tmp_path / "notepad.env"
+    env.write_bytes("".join(f"{k}={v}\n" for k, v in LOOPBACK.items()).encode("utf-16"))
+
+    assert_configuration_error(run_check(capsys, "--env-file", str(env)), f"{env}")
+
+
+def assert_configuration_error(result: tuple[int, str, str], message: str) -> None:
+    """`check` said one line naming `message` on stderr, nothing else, and exited 2."""
+    code, out, err = result
     assert code == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1

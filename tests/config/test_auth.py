@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -31,10 +30,8 @@ def test_a_key_is_sent_as_the_api_key_header() -> None:
     assert auth_headers(_backend(KEY)) == {"api-key": KEY}
 
 
-def test_entra_id_without_azure_identity_names_the_extra_and_the_backend(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(sys.modules, "azure.identity", None)  # as if not installed
+@pytest.mark.usefixtures("without_azure")
+def test_entra_id_without_azure_identity_names_the_extra_and_the_backend() -> None:
     with pytest.raises(ConfigError) as caught:
         auth_headers(_backend(None))
     message = str(caught.value)

@@ -13,7 +13,7 @@ KEY = "Qm2-DISTINCTIVE-KEY-5550"
 
 def test_repr_and_str_mask_the_key() -> None:
     backend = Backend(
-        name="01", endpoint="https://a.openai.azure.com", deployment="d", api_key=KEY
+        name="01", endpoint="https://a.openai.azure.com", deployment="gpt-4o", api_key=KEY
     )
     for text in (repr(backend), str(backend), f"{backend}", f"{backend!r}", repr([backend])):
         assert KEY not in text
@@ -29,7 +29,7 @@ def test_endpoint_is_normalised_and_label_names_the_deployment() -> None:
 
 
 def test_it_is_frozen() -> None:
-    backend = Backend(name="01", endpoint="https://a.openai.azure.com", deployment="d")
+    backend = Backend(name="01", endpoint="https://a.openai.azure.com", deployment="gpt-4o")
     with pytest.raises(dataclasses.FrozenInstanceError):
         backend.weight = 2.0  # type: ignore[misc]
 
@@ -49,6 +49,10 @@ def test_it_is_frozen() -> None:
         ({"tier": "huge"}, "tier"),
         ({"api_version": "yesterday"}, "api_version"),
         ({"name": ""}, "name"),
+        ({"endpoint": "http://127.0.0.1:70000"}, "port"),
+        ({"deployment": ".."}, "deployment"),
+        ({"deployment": "gpt/../../v1"}, "deployment"),
+        ({"api_key": f"{KEY}\r\nX-Injected: 1"}, "api_key"),
     ],
 )
 def test_invalid_fields_are_refused_naming_the_field(
@@ -57,7 +61,7 @@ def test_invalid_fields_are_refused_naming_the_field(
     arguments: dict[str, object] = {
         "name": "03",
         "endpoint": "https://a.openai.azure.com",
-        "deployment": "d",
+        "deployment": "gpt-4o",
         "api_key": KEY,
         **fields,
     }
@@ -67,5 +71,5 @@ def test_invalid_fields_are_refused_naming_the_field(
 
 
 def test_loopback_http_is_allowed() -> None:
-    backend = Backend(name="01", endpoint="http://127.0.0.1:5000/", deployment="d")
+    backend = Backend(name="01", endpoint="http://127.0.0.1:5000/", deployment="gpt-4o")
     assert backend.endpoint == "http://127.0.0.1:5000"

@@ -92,7 +92,7 @@ def test_no_key_means_entra_id() -> None:
 def test_loopback_may_use_plain_http() -> None:
     for endpoint in ("http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"):
         (backend,) = load_backends(
-            {"AOAI_ENDPOINT_1": endpoint, "AOAI_KEY_1": "a-key", "AOAI_DEPLOYMENT": "d"}
+            {"AOAI_ENDPOINT_1": endpoint, "AOAI_KEY_1": "a-key", "AOAI_DEPLOYMENT": "gpt-4o"}
         )
         assert backend.endpoint == endpoint
 
@@ -126,7 +126,7 @@ def test_unrelated_variables_are_left_alone() -> None:
         {
             "AOAI_ENDPOINT_01": "https://one.openai.azure.com",
             "AOAI_KEY_01": KEY,
-            "AOAI_DEPLOYMENT": "d",
+            "AOAI_DEPLOYMENT": "gpt-4o",
             "AZURE_OPENAI_ENDPOINT": "https://elsewhere.example",
             "AOAI_REDIS_URL": "redis://localhost",
             "PATH": "/usr/bin",

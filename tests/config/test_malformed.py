@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -99,6 +98,77 @@ CASES: dict[str, tuple[dict[str, str | None], str]] = {
     "unknown-numbered-variable": ({"AOAI_MODEL_01": "gpt-4o"}, "AOAI_MODEL_01"),
     "typo-in-shared-variable": ({"AOAI_DEPLOYMNET": "gpt-4o"}, "AOAI_DEPLOYMENT"),
     "typo-in-api-version": ({"AOAI_API_VERISON": "2024-10-21"}, "AOAI_API_VERSION"),
+    # A key is sent as an HTTP header value: anything else breaks every request, or leaks.
+    "key-with-line-break": ({"AOAI_KEY_01": "abc\ndef-7731"}, "AOAI_KEY_01"),
+    "key-with-space": ({"AOAI_KEY_02": "abc def-2210"}, "AOAI_KEY_02"),
+    "key-not-ascii": ({"AOAI_KEY_01": "clé-secrète-7731"}, "AOAI_KEY_01"),
+    "key-with-control-character": ({"AOAI_KEY_02": "abc\x00def"}, "AOAI_KEY_02"),
+    # A port the socket wraps sends the request, key included, to another port.
+    "port-above-65535": ({"AOAI_ENDPOINT_01": "http://127.0.0.1:70000"}, "AOAI_ENDPOINT_01"),
+    "port-wrapping-to-another": (
+        {"AOAI_ENDPOINT_01": f"http://127.0.0.1:{8080 + 65536}"},
+        "AOAI_ENDPOINT_01",
+    ),
+    "port-negative": ({"AOAI_ENDPOINT_01": "http://127.0.0.1:-1"}, "AOAI_ENDPOINT_01"),
+    "port-zero": ({"AOAI_ENDPOINT_02": "http://127.0.0.1:0"}, "AOAI_ENDPOINT_02"),
+    "port-not-digits": ({"AOAI_ENDPOINT_01": "http://127.0.0.1:abc"}, "AOAI_ENDPOINT_01"),
+    "port-signed": ({"AOAI_ENDPOINT_01": "http://127.0.0.1:+80"}, "AOAI_ENDPOINT_01"),
+    "port-empty": ({"AOAI_ENDPOINT_01": "http://127.0.0.1:"}, "AOAI_ENDPOINT_01"),
+    "port-in-other-digits": (
+        {"AOAI_ENDPOINT_01": "http://127.0.0.1:\u0668\u0660"},
+        "AOAI_ENDPOINT_01",
+    ),
+    "port-above-65535-ipv6": ({"AOAI_ENDPOINT_02": "http://[::1]:99999"}, "AOAI_ENDPOINT_02"),
+    "endpoint-not-ascii": ({"AOAI_ENDPOINT_01": "https://bücher.openai.azure.com"}, "xn--"),
+    # A deployment name is one path segment: '..' would rewrite the request's path.
+    "deployment-dot-dot": ({"AOAI_DEPLOYMENT": ".."}, "AOAI_DEPLOYMENT"),
+    "deployment-dot": ({"AOAI_DEPLOYMENT_01": "."}, "AOAI_DEPLOYMENT_01"),
+    "deployment-with-slash": ({"AOAI_DEPLOYMENT": "gpt/../../x"}, "AOAI_DEPLOYMENT"),
+    "deployment-with-query": ({"AOAI_DEPLOYMENT": "gpt?api-version=1"}, "AOAI_DEPLOYMENT"),
+    "deployment-with-space": ({"AOAI_DEPLOYMENT_02": "gpt 4"}, "AOAI_DEPLOYMENT_02"),
+    "deployment-one-character": ({"AOAI_DEPLOYMENT": "g"}, "AOAI_DEPLOYMENT"),
+    "deployment-too-long": ({"AOAI_DEPLOYMENT": "g" * 65}, "AOAI_DEPLOYMENT"),
+    "deployment-100k-characters": ({"AOAI_DEPLOYMENT": "g" * 100_000}, "AOAI_DEPLOYMENT"),
+    "deployment-undecodable-byte": ({"AOAI_DEPLOYMENT": "gpt\udcff"}, "AOAI_DEPLOYMENT"),
+    "deployment-not-ascii": ({"AOAI_DEPLOYMENT": "gpt-4ö"}, "AOAI_DEPLOYMENT"),
+    "large-deployment-dot-dot": ({"AOAI_LARGE_DEPLOYMENT": ".."}, "AOAI_LARGE_DEPLOYMENT"),
+    "own-large-deployment-dot": ({"AOAI_LARGE_DEPLOYMENT_02": "."}, "AOAI_LARGE_DEPLOYMENT_02"),
+    # Digits are 0-9: int() and float() take any script's digits, and huge numbers raise.
+    "api-version-in-other-digits": (
+        {"AOAI_API_VERSION": "\u0662\u0660\u0662\u0664-\u0661\u0660-\u0662\u0661"},
+        "AOAI_API_VERSION",
+    ),
+    "priority-in-other-digits": ({"AOAI_PRIORITY_01": "\u0662"}, "AOAI_PRIORITY_01"),
+    "weight-in-other-digits": ({"AOAI_WEIGHT_01": "\u0662"}, "AOAI_WEIGHT_01"),
+    "priority-too-many-digits": ({"AOAI_PRIORITY_01": "1" * 5000}, "AOAI_PRIORITY_01"),
+    "number-in-other-digits": (
+        {"AOAI_ENDPOINT_\u0660\u0663": "https://three.openai.azure.com"},
+        "AOAI_ENDPOINT_\u0660\u0663",
+    ),
+    "number-of-4301-digits": (
+        {"AOAI_ENDPOINT_" + "1" * 4301: "https://three.openai.azure.com"},
+        "AOAI_ENDPOINT_111",
+    ),
+    "number-of-7-digits": ({"AOAI_KEY_0000001": KEY}, "AOAI_KEY_0000001"),
+    # An endpoint is shown with its userinfo, query and fragment masked.
+    "key-in-query": (
+        {"AOAI_ENDPOINT_01": f"https://one.openai.azure.com/?api-key={KEY}"},
+        "AOAI_ENDPOINT_01",
+    ),
+    "key-in-fragment": (
+        {"AOAI_ENDPOINT_01": f"https://one.openai.azure.com#{KEY}"},
+        "AOAI_ENDPOINT_01",
+    ),
+    "key-in-ftp-userinfo": ({"AOAI_ENDPOINT_02": f"ftp://u:{KEY}@h"}, "AOAI_ENDPOINT_02"),
+    "key-in-http-userinfo": (
+        {"AOAI_ENDPOINT_02": f"http://u:{KEY}@two.openai.azure.com"},
+        "AOAI_ENDPOINT_02",
+    ),
+    "key-as-port": (
+        {"AOAI_ENDPOINT_01": f"https://one.openai.azure.com:{KEY}"},
+        "AOAI_ENDPOINT_01",
+    ),
+    "key-as-endpoint": ({"AOAI_ENDPOINT_01": KEY}, "AOAI_ENDPOINT_01"),
 }
 
 
@@ -127,6 +197,8 @@ def test_malformed_configuration(changes: dict[str, str | None], variable: str) 
     _assert_safe(message)
     _assert_safe(repr(caught.value))
     assert caught.value.__cause__ is None or KEY not in str(caught.value.__cause__)
+    assert message.isprintable()  # one line, whatever the value held
+    assert len(message) < 400
 
 
 def test_the_good_configuration_is_good() -> None:
@@ -154,10 +226,23 @@ def test_a_missing_dotenv_path_is_named(tmp_path: Path) -> None:
         load_backends({}, dotenv=missing)
 
 
-def test_entra_id_without_azure_identity_names_the_extra(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setitem(sys.modules, "azure.identity", None)  # as if not installed
+@pytest.mark.parametrize(
+    "content",
+    [
+        "AOAI_ENDPOINT_01=https://one.openai.azure.com\n".encode("utf-16"),
+        bytes(range(256)),
+    ],
+    ids=["utf-16", "binary"],
+)
+def test_a_dotenv_that_is_not_utf8_is_named(tmp_path: Path, content: bytes) -> None:
+    env_file = tmp_path / "windows.env"
+    env_file.write_bytes(content)
+    with pytest.raises(ConfigError, match=f"{re.escape(str(env_file))}.*not UTF-8"):
+        load_backends({}, dotenv=env_file)
+
+
+@pytest.mark.usefixtures("without_azure")
+def test_entra_id_without_azure_identity_names_the_extra() -> None:
     environ = _configure({"AOAI_KEY_02": None})
     with pytest.raises(ConfigError) as caught:
         load_backends(environ)

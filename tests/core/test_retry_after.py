@@ -85,3 +85,10 @@ def test_no_headers_means_none() -> None:
 def test_header_names_are_case_insensitive_even_in_a_plain_dict() -> None:
     assert parse_retry_after({"Retry-After-Ms": "250", "Retry-After": "9"}, now_wall=NOW) == 0.25
     assert parse_retry_after({"RETRY-AFTER": "9"}, now_wall=NOW) == 9.0
+
+
+def test_a_duration_too_large_for_a_float_is_ignored() -> None:
+    """400 digits before an "h" made an infinite wait (found by tests/core/test_properties.py)."""
+    endless = "9" * 400 + "h"
+    assert parse_duration(endless) is None
+    assert parse(x_ratelimit_reset_requests=endless, x_ratelimit_reset_tokens="6s") == 6.0
