@@ -132,6 +132,8 @@ def test_admin_route_changes_faults_and_reads_stats(resource: Resource) -> None:
         "throttled_early": 0,
         "failed": 1,
         "rejected": 0,
+        "neighbour_served": 0,
+        "neighbour_throttled": 0,
     }
     assert bad.status_code == 400
     assert unknown.status_code == 400

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aoai_fallbacks.emulator._quota import Quota, SlidingWindow, default_rpm
+from aoai_fallbacks.emulator._quota import Quota, SlidingWindow, default_rpm, request_window
 from aoai_fallbacks.testing import FakeClock
 
 
@@ -124,12 +124,12 @@ def test_a_refusal_without_a_retry_after_makes_no_later_one_early() -> None:
     quota = Quota(tpm=1_000_000, rpm=6, clock=clock)  # 1 request per 10 s
     assert quota.admit(1).admitted
 
-    quota.admit(1, announce=False)
+    quota.admit(1, announce="none")
     clock.advance(1.0)
-    assert quota.admit(1, announce=False).early is False
+    assert quota.admit(1, announce="none").early is False
     quota.admit(1)  # told: 8 s to go
     clock.advance(1.0)
-    assert quota.admit(1, announce=False).early is True
+    assert quota.admit(1, announce="none").early is True
 
 
 def test_clear_empties_both_windows() -> None:
@@ -140,3 +140,69 @@ def test_clear_empties_both_windows() -> None:
     quota.clear()
 
     assert quota.remaining() == (1, 100)
+
+
+@pytest.mark.parametrize(
+    ("rpm", "length", "capacity", "window"),
+    [
+        (60, 10.0, 10, 10.0),
+        (2, 10.0, 2, 60.0),  # under 6 RPM: the minute
+        (120, 1.0, 2, 1.0),
+        (90, 1.0, 1, 1.0),
+        (30, 1.0, 1, 2.0),  # under 60 RPM: one request per 60/RPM seconds
+        (7, 1.0, 1, 60 / 7),
+        (0, 1.0, 0, 60.0),
+    ],
+)
+def test_request_windows_hold_at_least_one_whole_request(
+    rpm: int, length: float, capacity: int, window: float
+) -> None:
+    requests = request_window(rpm, length)
+    assert (requests.capacity, requests.length) == (capacity, pytest.approx(window))
+
+
+def neighbour_counts(*, consulted_often: bool, seed: str = "s") -> tuple[int, int, int]:
+    clock = FakeClock()
+    quota = Quota(tpm=100_000, rpm=600, clock=clock, neighbour=0.95, seed=seed)
+    for _ in range(600):
+        clock.advance(0.5)
+        if consulted_often:
+            quota.remaining()
+    served, throttled = quota.neighbour_counts()
+    return served, throttled, quota.remaining()[0]
+
+
+def test_neighbour_arrivals_are_charged_at_their_own_times_however_often_it_is_consulted() -> None:
+    once = neighbour_counts(consulted_often=False)
+
+    assert neighbour_counts(consulted_often=True) == once
+    served, throttled, _ = once
+    # 0.95 x 10 requests a second over 300 s; Poisson bursts overflow the windows now and then.
+    assert 2_650 <= served + throttled <= 3_050
+    assert throttled > 0
+    assert neighbour_counts(consulted_often=False, seed="other") != once
+
+
+def test_the_neighbour_charges_its_tokens_per_request_ratio() -> None:
+    clock = FakeClock()
+    quota = Quota(tpm=60_000, rpm=60, clock=clock, neighbour=0.5, seed="s")
+    clock.advance(30)
+    served, _ = quota.neighbour_counts()
+    requests_left, tokens_left = quota.remaining()
+
+    assert served > 0
+    assert 60_000 - tokens_left == served * 1_000  # 60,000 TPM / 60 RPM
+    assert requests_left < 10
+
+
+def test_clear_starts_the_neighbour_again_from_now() -> None:
+    clock = FakeClock()
+    quota = Quota(tpm=100_000, rpm=600, clock=clock, neighbour=0.5, seed="s")
+    clock.advance(20)
+    first = quota.neighbour_counts()
+    quota.clear()
+    cleared = quota.neighbour_counts()
+    clock.advance(20)
+
+    assert cleared == (0, 0)
+    assert quota.neighbour_counts() == first

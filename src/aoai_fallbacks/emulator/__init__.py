@@ -12,7 +12,9 @@ prompts too long, streams that break. Needs the `server` extra.
                                     max_retries=0)
 
 A prompt containing `CONTENT_FILTER_TRIGGER` is refused with Azure's 400
-`content_filter` answer.
+`content_filter` answer. `DeploymentConfig` also chooses the deployment's
+dialect (which retry-after, reset and remaining headers its 429s carry, a 1 s
+or 10 s request window) and a neighbour app sharing its quota.
 """
 
 from __future__ import annotations

@@ -71,13 +71,21 @@ class _Call:
     request_id: str
     deployment_name: str | None = None
     deployment: Deployment | None = None
+    cost: int | None = None
+    """The request's estimate, once known: its answers (429 or 200) then carry the reset
+    headers of a deployment that sends them."""
 
     def headers(self) -> dict[str, str]:
         headers = {wire.REQUEST_ID: self.request_id}
-        if self.deployment is not None:
-            requests, tokens = self.deployment.quota.remaining()
-            headers[wire.REMAINING_REQUESTS] = str(requests)
-            headers[wire.REMAINING_TOKENS] = str(tokens)
+        if self.deployment is None:
+            return headers
+        config, quota = self.deployment.config, self.deployment.quota
+        if config.remaining_headers == "exact":
+            headers.update(wire.remaining_headers(*quota.remaining()))
+        elif config.remaining_headers == "unknown":
+            headers.update(wire.UNKNOWN_REMAINING)
+        if config.reset_headers and self.cost is not None:
+            headers.update(wire.reset_headers(*quota.resets(self.cost)))
         return headers
 
     def answer(
@@ -236,16 +244,18 @@ async def _serve(
         completion_budget = config.default_max_tokens
     if completion_budget is None:
         completion_budget = config.context_window - prompt
+    call.cost = prompt + completion_budget * chat.n
+    retry_after = "none" if faults.omit_retry_after else config.retry_after
+    # The reset headers tell a refused caller its wait to the millisecond, whatever else does.
     admission = deployment.quota.admit(
-        prompt + completion_budget * chat.n, announce=not faults.omit_retry_after
+        call.cost, announce="ms" if config.reset_headers else retry_after
     )
     if not admission.admitted:
         assert admission.limit is not None
-        retry = {} if faults.omit_retry_after else wire.retry_after_headers(admission.retry_after)
         return call.answer(
             "throttled",
             wire.rate_limited(api_version, admission.limit, admission.retry_after),
-            retry,
+            wire.retry_after_headers(admission.retry_after, retry_after),
             early=admission.early,
         )
     await _work(faults)

@@ -2,8 +2,9 @@
 
 Starts --resources emulated resources on 127.0.0.1, each with every
 --deployment, enforcing Azure's quotas (tokens and requests per minute over
-sliding windows, 429 with retry-after) and context windows, and optionally
-misbehaving (the fault flags). Prints each endpoint and a ready-to-paste .env
+sliding windows, 429 with retry-after) and context windows, speaking one of
+Azure's dialects (the dialect flags, also a neighbour app sharing the quota),
+and optionally misbehaving (the fault flags). Prints each endpoint and a ready-to-paste .env
 block, then serves until Ctrl-C (or for --duration seconds).
 
 A prompt containing EMULATOR_CONTENT_FILTER is refused with Azure's 400
@@ -23,6 +24,10 @@ import argparse
 import sys
 import threading
 from contextlib import ExitStack, suppress
+
+from aoai_fallbacks.emulator._deployment import DeploymentConfig
+from aoai_fallbacks.emulator._quota import REQUEST_WINDOWS
+from aoai_fallbacks.emulator._wire import REMAINING_DIALECTS, RETRY_AFTER_DIALECTS
 
 DEFAULT_DEPLOYMENT = "gpt-35-turbo"
 
@@ -45,6 +50,13 @@ def _share(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"is a share between 0 and 1, not {value}")
+    return value
+
+
+def _neighbour_share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"is a share from 0 up to (not including) 1, not {value}")
     return value
 
 
@@ -92,6 +104,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         type=_non_negative_float,
         help="stop after this many seconds (default: run until Ctrl-C)",
+    )
+    dialect = parser.add_argument_group(
+        "dialect", "how every deployment speaks about throttling, and who else uses its quota"
+    )
+    dialect.add_argument(
+        "--retry-after",
+        choices=RETRY_AFTER_DIALECTS,
+        default="ms",
+        help="what a 429 says: retry-after-ms and retry-after (ms), only whole-second "
+        "retry-after (seconds), or nothing (none)",
+    )
+    dialect.add_argument(
+        "--reset-headers",
+        action="store_true",
+        help="add x-ratelimit-reset-requests / -tokens (Go durations) to 429s and 200s",
+    )
+    dialect.add_argument(
+        "--remaining-headers",
+        choices=REMAINING_DIALECTS,
+        default="exact",
+        help="x-ratelimit-remaining-*: the counts (exact), -1 (unknown) or absent (off)",
+    )
+    dialect.add_argument(
+        "--request-window",
+        metavar="SECONDS",
+        type=float,
+        choices=REQUEST_WINDOWS,
+        default=REQUEST_WINDOWS[-1],
+        help="count requests over 10 s (RPM/6 each) or 1 s (RPM/60 each)",
+    )
+    dialect.add_argument(
+        "--neighbour",
+        metavar="SHARE",
+        type=_neighbour_share,
+        default=0.0,
+        help="share (0 up to 1) of each deployment's request capacity another app spends",
     )
     faults = parser.add_argument_group(
         "faults", "misbehaviour of every deployment (or only on the --faulty resources)"
@@ -143,17 +191,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def deployments(args: argparse.Namespace) -> list[DeploymentConfig]:
+    """The deployments the flags describe, each with the same quota and dialect."""
+    return [
+        DeploymentConfig(
+            name,
+            tpm=args.tpm,
+            rpm=args.rpm,
+            context_window=args.context_window,
+            retry_after=args.retry_after,
+            reset_headers=args.reset_headers,
+            remaining_headers=args.remaining_headers,
+            request_window=args.request_window,
+            neighbour=args.neighbour,
+        )
+        for name in dict.fromkeys(args.deployment or [DEFAULT_DEPLOYMENT])
+    ]
+
+
+def _dialect(config: DeploymentConfig) -> str:
+    """One line of the banner: what the 429s and quota headers look like, who else is there."""
+    parts = [
+        f"retry-after {config.retry_after}",
+        f"remaining {config.remaining_headers}",
+        f"{config.request_window:g} s request window",
+    ]
+    if config.reset_headers:
+        parts.append("reset headers")
+    if config.neighbour:
+        parts.append(f"a neighbour spends {config.neighbour:.0%}")
+    return "Dialect: " + ", ".join(parts)
+
+
 def run(args: argparse.Namespace) -> int:
-    from aoai_fallbacks.emulator import DeploymentConfig, Emulator, Faults, run_emulator
+    from aoai_fallbacks.emulator import Emulator, Faults, run_emulator
 
     with ExitStack() as stack:
         try:
-            deployments = [
-                DeploymentConfig(
-                    name, tpm=args.tpm, rpm=args.rpm, context_window=args.context_window
-                )
-                for name in dict.fromkeys(args.deployment or [DEFAULT_DEPLOYMENT])
-            ]
+            configs = deployments(args)
             faults = Faults(
                 latency=args.latency,
                 ttft=args.ttft,
@@ -167,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
             emu: Emulator = stack.enter_context(
                 run_emulator(
                     args.resources,
-                    deployments,
+                    configs,
                     seed=args.seed,
                     keys=args.key,
                     port=args.port,
@@ -178,12 +253,13 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, OSError) as problem:
             print(f"emulate: {problem}", file=sys.stderr)
             return 2
-        first = deployments[0]
+        first = configs[0]
         print(
             f"Azure OpenAI emulator: {len(emu.resources)} resource(s), deployment(s) "
-            f"{', '.join(d.name for d in deployments)} at {first.tpm} TPM, "
+            f"{', '.join(d.name for d in configs)} at {first.tpm} TPM, "
             f"{first.effective_rpm} RPM, {first.context_window}-token context"
         )
+        print(_dialect(first))
         for resource in emu.resources:
             print(f"  {resource.name}  {resource.endpoint}")
         print("\n# paste into .env")

@@ -8,12 +8,26 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from aoai_fallbacks.emulator._faults import Faults
-from aoai_fallbacks.emulator._quota import MonotonicClock, Quota, default_rpm
+from aoai_fallbacks.emulator._quota import (
+    REQUEST_WINDOW_SECONDS,
+    REQUEST_WINDOWS,
+    MonotonicClock,
+    Quota,
+    default_rpm,
+)
+from aoai_fallbacks.emulator._wire import (
+    REMAINING_DIALECTS,
+    RETRY_AFTER_DIALECTS,
+    Remaining,
+    RetryAfter,
+)
 
 
 @dataclass(frozen=True)
 class DeploymentConfig:
-    """A deployment as Azure would configure it: name, quota and context window."""
+    """A deployment as Azure would configure it: name, quota and context window; and the
+    dialect its resource (or the gateway in front of it) speaks about throttling, and the
+    other apps that share its quota. The defaults are the emulator's classic Azure."""
 
     name: str
     tpm: int = 10_000
@@ -27,6 +41,26 @@ class DeploymentConfig:
     charged for its completion. Azure reserves the rest of the context window for
     such a request; that would make the default 10,000 TPM last one or two
     requests a minute, so the emulator charges this instead. None: do as Azure does."""
+    retry_after: RetryAfter = "ms"
+    """What a 429 says about when to come back: "ms", `retry-after-ms` (exact) and
+    `retry-after` (whole seconds, rounded up); "seconds", only `retry-after`; "none",
+    neither. The `omit_retry_after` fault forces "none" while it is on: this is the
+    resource's fixed dialect, the fault a change a test makes while it runs."""
+    reset_headers: bool = False
+    """Add OpenAI's `x-ratelimit-reset-requests` and `x-ratelimit-reset-tokens` to 429s
+    and 200s: the time until the request window, and the token window, would admit one
+    more request like this one, as Go durations ("0s", "250ms", "1m30.5s")."""
+    remaining_headers: Remaining = "exact"
+    """`x-ratelimit-remaining-requests` / `-tokens`: "exact", the counts left in the
+    windows; "unknown", both `-1`; "off", not sent."""
+    request_window: float = REQUEST_WINDOW_SECONDS
+    """Seconds over which requests are counted: 10.0 (RPM/6 per 10 s) or 1.0 (RPM/60 per
+    1 s; under 60 RPM, one request per 60/RPM seconds)."""
+    neighbour: float = 0.0
+    """The share (0 up to 1) of the requests the deployment admits per second that
+    another app sends it, outside any client of the emulator: seeded Poisson arrivals,
+    each charged TPM/RPM tokens, refused ones not retried. Counted apart, in
+    `DeploymentStats.neighbour_served` / `neighbour_throttled`."""
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -35,6 +69,32 @@ class DeploymentConfig:
             raise ValueError(f"deployment {self.name}: tpm and rpm cannot be negative")
         if self.context_window < 1:
             raise ValueError(f"deployment {self.name}: context_window must be positive")
+        if self.retry_after not in RETRY_AFTER_DIALECTS:
+            raise ValueError(
+                f"deployment {self.name}: retry_after is one of "
+                f"{', '.join(RETRY_AFTER_DIALECTS)}, not {self.retry_after!r}"
+            )
+        if not isinstance(self.reset_headers, bool):
+            raise ValueError(
+                f"deployment {self.name}: reset_headers is True or False, "
+                f"not {self.reset_headers!r}"
+            )
+        if self.remaining_headers not in REMAINING_DIALECTS:
+            raise ValueError(
+                f"deployment {self.name}: remaining_headers is one of "
+                f"{', '.join(REMAINING_DIALECTS)}, not {self.remaining_headers!r}"
+            )
+        if self.request_window not in REQUEST_WINDOWS:
+            raise ValueError(
+                f"deployment {self.name}: request_window is 1.0 or 10.0 seconds, "
+                f"not {self.request_window!r}"
+            )
+        share = self.neighbour
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1:
+            raise ValueError(
+                f"deployment {self.name}: neighbour is a share from 0 up to (not "
+                f"including) 1, not {self.neighbour!r}"
+            )
 
     @property
     def effective_rpm(self) -> int:
@@ -65,6 +125,11 @@ class DeploymentStats:
     """Injected faults: 5xx answers, hangs, cut streams."""
     rejected: int = 0
     """400, 401 and 404 answers."""
+    neighbour_served: int = 0
+    """Requests of the deployment's neighbour (`DeploymentConfig.neighbour`) it admitted;
+    never part of the counts above, which are the clients'."""
+    neighbour_throttled: int = 0
+    """Requests of the neighbour it refused (the neighbour does not retry them)."""
 
     def __add__(self, other: DeploymentStats) -> DeploymentStats:
         return DeploymentStats(
@@ -87,7 +152,14 @@ class Deployment:
         self._initial_faults = replace(faults)
         self._faults = replace(faults)
         self._seed = seed
-        self.quota = Quota(tpm=config.tpm, rpm=config.effective_rpm, clock=clock)
+        self.quota = Quota(
+            tpm=config.tpm,
+            rpm=config.effective_rpm,
+            clock=clock,
+            request_window_seconds=config.request_window,
+            neighbour=config.neighbour,
+            seed=f"{seed}:neighbour",
+        )
         self.rng = random.Random(seed)
         """Draws fault dice and answers; only the server thread uses it."""
 

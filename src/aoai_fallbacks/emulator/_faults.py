@@ -34,7 +34,11 @@ class Faults:
     drop_after_chunks: int | None = None
     """Cut a stream's connection after this many `data:` chunks."""
     omit_retry_after: bool = False
-    """Answer 429s without `retry-after` / `retry-after-ms`, as some services do."""
+    """Answer 429s without `retry-after` / `retry-after-ms`, as some services do.
+
+    While on, it overrides the deployment's `DeploymentConfig.retry_after` dialect
+    with "none"; the reset headers of a deployment that sends them still go out.
+    """
     outage: bool = False
     """Every request fails with 503 until this is turned off."""
 

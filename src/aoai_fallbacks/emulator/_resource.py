@@ -6,6 +6,7 @@ import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from typing import Any
 
 from aoai_fallbacks.emulator._deployment import (
@@ -75,8 +76,14 @@ class Resource:
         return self._deployment(deployment).faults
 
     def stats(self, deployment: str) -> DeploymentStats:
-        """What reached `deployment` here (any name: requests to missing ones count too)."""
-        return self.counters.get(deployment)
+        """What reached `deployment` here (any name: requests to missing ones count too),
+        and what its neighbour sent it up to now."""
+        stats = self.counters.get(deployment)
+        live = self.deployments.get(deployment)
+        if live is None or not live.config.neighbour:
+            return stats
+        served, throttled = live.quota.neighbour_counts()
+        return replace(stats, neighbour_served=served, neighbour_throttled=throttled)
 
     def reset(self) -> None:
         """Forget counts and quota use, restore the starting faults and reseed."""

@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 REQUEST_ID = "x-request-id"
 REMAINING_REQUESTS = "x-ratelimit-remaining-requests"
 REMAINING_TOKENS = "x-ratelimit-remaining-tokens"
+RESET_REQUESTS = "x-ratelimit-reset-requests"
+RESET_TOKENS = "x-ratelimit-reset-tokens"
 RETRY_AFTER = "retry-after"
 RETRY_AFTER_MS = "retry-after-ms"
+UNKNOWN_REMAINING = {REMAINING_REQUESTS: "-1", REMAINING_TOKENS: "-1"}
+"""What some services send when they do not know the quota left."""
+
+RetryAfter = Literal["ms", "seconds", "none"]
+"""How a 429 says when to come back: `retry-after-ms` and `retry-after`, only
+`retry-after` (whole seconds), or not at all."""
+RETRY_AFTER_DIALECTS: tuple[RetryAfter, ...] = get_args(RetryAfter)
+Remaining = Literal["exact", "unknown", "off"]
+"""How answers report the quota left: the counts, `-1` for both, or no header."""
+REMAINING_DIALECTS: tuple[Remaining, ...] = get_args(Remaining)
 
 CONTENT_FILTER_TRIGGER = "EMULATOR_CONTENT_FILTER"
 """A prompt containing this phrase is refused with Azure's 400 `content_filter` answer."""
@@ -153,16 +165,48 @@ def rate_limited(
     return 429, {"error": {"code": "429", "message": message}}
 
 
+def _milliseconds(seconds: float) -> int:
+    """Whole milliseconds, rounded up (once float noise such as 0.30000000000000004 s
+    is rounded away), so a client waiting them is never early."""
+    return max(math.ceil(round(seconds * 1000, 6)), 0)
+
+
 def whole_seconds(seconds: float) -> int:
     """`retry-after` is whole seconds, rounded up so a client waiting it is never early."""
-    return max(math.ceil(seconds), 0)
+    return -(-_milliseconds(seconds) // 1000)
 
 
-def retry_after_headers(seconds: float) -> dict[str, str]:
-    return {
-        RETRY_AFTER: str(whole_seconds(seconds)),
-        RETRY_AFTER_MS: str(max(math.ceil(seconds * 1000), 0)),
-    }
+def retry_after_headers(seconds: float, dialect: RetryAfter) -> dict[str, str]:
+    if dialect == "none":
+        return {}
+    headers = {RETRY_AFTER: str(whole_seconds(seconds))}
+    if dialect == "ms":
+        headers[RETRY_AFTER_MS] = str(_milliseconds(seconds))
+    return headers
+
+
+def remaining_headers(requests: int, tokens: int) -> dict[str, str]:
+    return {REMAINING_REQUESTS: str(requests), REMAINING_TOKENS: str(tokens)}
+
+
+def go_duration(seconds: float) -> str:
+    """`seconds` as Go prints a `time.Duration`, as OpenAI-style reset headers carry them,
+    rounded up to the millisecond: "0s", "250ms", "1.5s", "47.75s", "1m30s", "6m0s"."""
+    millis = _milliseconds(seconds)
+    if millis < 1000:
+        return f"{millis}ms" if millis else "0s"
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    whole, fraction = divmod(rest, 1000)
+    text = f"{whole}.{fraction:03d}".rstrip("0") if fraction else str(whole)
+    if hours:
+        return f"{hours}h{minutes}m{text}s"
+    return f"{minutes}m{text}s" if minutes else f"{text}s"
+
+
+def reset_headers(requests: float, tokens: float) -> dict[str, str]:
+    """Seconds until the request and the token window would admit one more request."""
+    return {RESET_REQUESTS: go_duration(requests), RESET_TOKENS: go_duration(tokens)}
 
 
 def sse(payload: dict[str, Any] | str) -> bytes:
