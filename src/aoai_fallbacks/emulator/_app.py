@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ from aoai_fallbacks.emulator import _wire as wire
 from aoai_fallbacks.emulator._answer import choose, completion, stream_chunks
 from aoai_fallbacks.emulator._content import new_id
 from aoai_fallbacks.emulator._deployment import Deployment
-from aoai_fallbacks.emulator._faults import Faults, roll_error
+from aoai_fallbacks.emulator._faults import Faults, InvalidFault, roll_error
 from aoai_fallbacks.emulator._request import ChatRequest, InvalidRequest, parse_chat_request
 from aoai_fallbacks.emulator._resource import Resource
 from aoai_fallbacks.emulator._tokens import prompt_tokens
@@ -126,8 +127,28 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _decode(raw: bytes) -> object:
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return number
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _decode(raw: bytes, *, strict: bool = True) -> object:
+    """The decoded body, or the service's 400 for one that is not JSON.
+
+    Python's parser also takes `NaN` and `Infinity`, and turns `1e999` into an
+    infinity; the service's parser takes none of them, and a non-finite number
+    could not be written back in an answer, so `strict` refuses them. The admin
+    route is not strict, so that `Faults` can name the field a NaN was sent for.
+    """
     try:
+        if strict:
+            return json.loads(raw, parse_float=_finite, parse_constant=_not_json)
         return json.loads(raw)
     except (ValueError, RecursionError):
         raise _Rejected(wire.bad_json()) from None
@@ -323,12 +344,16 @@ def _admin_deployment(request: Request, resource: Resource) -> Deployment:
 async def _admin_faults(request: Request, resource: Resource) -> Response:
     deployment = _admin_deployment(request, resource)
     if request.method == "POST":
-        changes = _decode(await _read_body(request))
+        changes = _decode(await _read_body(request), strict=False)
         if not isinstance(changes, dict):
             raise _Rejected(wire.bad_json())
         try:
             deployment.set_faults(**changes)
-        except (TypeError, ValueError) as problem:
+        except InvalidFault as problem:
+            raise _Rejected(
+                wire.invalid_request(str(problem), param=problem.field, code="invalid_value")
+            ) from None
+        except TypeError as problem:  # a fault that does not exist
             raise _Rejected(wire.invalid_request(str(problem), code="invalid_value")) from None
     return JSONResponse(deployment.faults.as_dict())
 
