@@ -7,6 +7,11 @@ parameters (400); then the deployment's faults (latency, outage, hang, error
 rate), the content filter (400), the context window (400
 `context_length_exceeded`) and the quota (429), and finally the answer. A
 request is charged on the quota only when it passes everything before it.
+
+Every answer is an ordinary response, even the 500 of an emulator bug: an
+exception that escaped to Starlette would make uvicorn close the connection
+after the 500, and a client's next request on that keep-alive connection
+would fail for a reason Azure never gives.
 """
 
 from __future__ import annotations
@@ -40,6 +45,15 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 """Bodies above this are answered 413."""
 
 V1_API_VERSION = "v1"
+
+_log = logging.getLogger(__name__)
+
+
+class _JSON(JSONResponse):
+    """JSON in ASCII: a lone surrogate a client sent, echoed in a message, still encodes."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 class StreamCut(Exception):
@@ -88,13 +102,11 @@ class _Call:
         headers: dict[str, str] | None = None,
         *,
         early: bool = False,
-    ) -> JSONResponse:
+    ) -> _JSON:
         if self.deployment_name is not None:
             self.resource.counters.count(self.deployment_name, outcome, early=early)
         status, body = status_body
-        return JSONResponse(
-            body, status_code=status, headers={**self.headers(), **(headers or {})}
-        )
+        return _JSON(body, status_code=status, headers={**self.headers(), **(headers or {})})
 
 
 class _Rejected(Exception):
@@ -237,7 +249,7 @@ async def _serve(
         call.resource.counters.count(deployment.config.name, "failed")
         await _wait_for_disconnect(request, call.resource)
         status, body = wire.server_error(503)  # read by no one unless the emulator is stopping
-        return JSONResponse(body, status_code=status, headers=call.headers())
+        return _JSON(body, status_code=status, headers=call.headers())
     if roll_error(faults, deployment.rng):
         await _work(faults)  # the server failed while working on it
         return call.answer("failed", wire.server_error(faults.error_status))
@@ -270,7 +282,11 @@ async def _serve(
             early=admission.early,
         )
     await _work(faults)
-    choices = [choose(chat, rng) for rng in _content_rngs(call.resource, deployment, chat)]
+    limit = min(completion_budget, config.context_window - prompt)
+    choices = []
+    for rng in _content_rngs(call.resource, deployment, chat):
+        choices.append(choose(chat, rng, limit))
+        await asyncio.sleep(0)  # let other requests on this loop in between choices
     completion_id = new_id(call.resource.ids, "chatcmpl-")[:38]
     created = int(time.time())
     if not chat.stream:
@@ -282,7 +298,7 @@ async def _serve(
             prompt_tokens=prompt,
             choices=choices,
         )
-        return JSONResponse(body, headers=call.headers())
+        return _JSON(body, headers=call.headers())
     chunks = list(
         stream_chunks(
             completion_id=completion_id,
@@ -355,13 +371,13 @@ async def _admin_faults(request: Request, resource: Resource) -> Response:
             ) from None
         except TypeError as problem:  # a fault that does not exist
             raise _Rejected(wire.invalid_request(str(problem), code="invalid_value")) from None
-    return JSONResponse(deployment.faults.as_dict())
+    return _JSON(deployment.faults.as_dict())
 
 
 async def _admin_stats(request: Request, resource: Resource) -> Response:
     deployment = _admin_deployment(request, resource)
     stats = resource.stats(deployment.config.name)
-    return JSONResponse({name: getattr(stats, name) for name in stats.__dataclass_fields__})
+    return _JSON({name: getattr(stats, name) for name in stats.__dataclass_fields__})
 
 
 async def _admin_reset(request: Request, resource: Resource) -> Response:
@@ -380,9 +396,14 @@ def build_app(resource: Resource) -> Starlette:
                 response: Response = await handler(request, resource, **options)
             except _Rejected as rejected:
                 status, body = rejected.status_body
-                headers = {wire.REQUEST_ID: new_id(resource.ids, "")}
-                return JSONResponse(body, status_code=status, headers=headers)
-            return response
+            except Exception:
+                _log.exception("emulator bug answering %s %s", request.method, request.url.path)
+                status, body = wire.server_error(500)
+            else:
+                return response
+            return _JSON(
+                body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")}
+            )
 
         return endpoint
 
@@ -390,15 +411,7 @@ def build_app(resource: Resource) -> Starlette:
         status, body = wire.resource_not_found()
         if isinstance(exc, HTTPException) and exc.status_code == 405:
             status, body = 405, {"error": {"code": "405", "message": "Method not allowed"}}
-        return JSONResponse(
-            body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")}
-        )
-
-    async def server_error(request: Request, exc: Exception) -> Response:
-        status, body = wire.server_error(500)
-        return JSONResponse(
-            body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")}
-        )
+        return _JSON(body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")})
 
     routes = [
         Route(
@@ -415,7 +428,6 @@ def build_app(resource: Resource) -> Starlette:
         Route("/emulator/deployments/{deployment}/stats", bind(_admin_stats), methods=["GET"]),
         Route("/emulator/reset", bind(_admin_reset), methods=["POST"]),
     ]
-    return Starlette(
-        routes=routes,
-        exception_handlers={404: not_found, 405: not_found, Exception: server_error},
-    )
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.router.redirect_slashes = False  # Azure answers 404, not a redirect, to a trailing /
+    return app
