@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
 import jsonschema
 import pytest
 
-from aoai_fallbacks.emulator._content import answer_text, schema_instance, tool_to_call
+from aoai_fallbacks.emulator._content import answer_text, schema_answer, tool_to_call
+from aoai_fallbacks.emulator._request import Function
+from aoai_fallbacks.emulator._schema import check_schema
 from aoai_fallbacks.emulator._tokens import prompt_tokens, text_tokens
 
 SCHEMAS: list[dict[str, Any]] = [
@@ -43,11 +46,10 @@ SCHEMAS: list[dict[str, Any]] = [
 @pytest.mark.parametrize("schema", SCHEMAS)
 @pytest.mark.parametrize("seed", range(5))
 def test_schema_instances_validate(schema: dict[str, Any], seed: int) -> None:
-    jsonschema.validate(
-        schema_instance(schema, random.Random(seed)),
-        schema,
-        format_checker=jsonschema.FormatChecker(),
-    )
+    text, finish_reason = schema_answer(check_schema(schema), random.Random(seed), 1_000)
+
+    assert finish_reason == "stop"
+    jsonschema.validate(json.loads(text), schema, format_checker=jsonschema.FormatChecker())
 
 
 @pytest.mark.parametrize("limit", [1, 2, 5, 17, None])
@@ -65,18 +67,17 @@ def test_answers_are_deterministic() -> None:
 
 
 def test_tool_choice_rules() -> None:
-    tools = [
-        {"type": "function", "function": {"name": "alpha"}},
-        {"type": "function", "function": {"name": "beta"}},
-    ]
+    anything = check_schema({})
+    alpha, beta = Function("alpha", anything), Function("beta", anything)
+    tools = [alpha, beta]
     user = [{"role": "user", "content": "please use beta"}]
     after_tool = [*user, {"role": "tool", "content": "done", "tool_call_id": "1"}]
     named = {"type": "function", "function": {"name": "alpha"}}
 
-    assert tool_to_call(tools, named, user) == {"name": "alpha"}
-    assert tool_to_call(tools, "required", user) == {"name": "beta"}
-    assert tool_to_call(tools, "required", after_tool) == {"name": "alpha"}
-    assert tool_to_call(tools, None, user) == {"name": "beta"}
+    assert tool_to_call(tools, named, user) is alpha
+    assert tool_to_call(tools, "required", user) is beta
+    assert tool_to_call(tools, "required", after_tool) is alpha
+    assert tool_to_call(tools, None, user) is beta
     assert tool_to_call(tools, "auto", after_tool) is None
     assert tool_to_call(tools, "none", user) is None
 

@@ -158,6 +158,43 @@ def test_invalid_faults_are_refused(resource: Resource) -> None:
         resource.set_faults("gpt-nowhere", outage=True)
 
 
+@pytest.mark.parametrize(
+    ("fault", "value"),
+    [
+        ("latency", float("nan")),
+        ("latency", float("inf")),
+        ("ttft", "1"),
+        ("error_rate", float("nan")),
+        ("error_status", 500.0),
+        ("hang", "no"),
+        ("outage", 1),
+        ("omit_retry_after", None),
+        ("drop_after_chunks", True),
+        ("drop_after_chunks", 2.5),
+    ],
+)
+def test_faults_of_the_wrong_type_are_refused_naming_the_field(fault: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"^{fault} must be ") as caught:
+        Faults(**{fault: value})  # type: ignore[arg-type]
+    assert caught.value.field == fault  # type: ignore[attr-defined]
+
+
+def test_the_admin_route_refuses_nan_and_non_booleans_naming_the_field(resource: Resource) -> None:
+    faults = f"{resource.endpoint}/emulator/deployments/{DEPLOYMENT}/faults"
+    headers = {"api-key": resource.key, "content-type": "application/json"}
+
+    nan = httpx.post(faults, content=b'{"latency": NaN}', headers=headers)
+    no = httpx.post(faults, json={"hang": "no"}, headers=headers)
+    shown = httpx.get(faults, headers=headers)
+
+    assert (nan.status_code, nan.json()["error"]["param"]) == (400, "latency")
+    assert (no.status_code, no.json()["error"]["param"]) == (400, "hang")
+    assert shown.status_code == 200
+    assert shown.json()["latency"] == 0.0
+    assert shown.json()["hang"] is False
+    client(resource).chat.completions.create(model=DEPLOYMENT, messages=HELLO)
+
+
 def test_stopping_the_emulator_releases_a_hanging_request() -> None:
     errors: list[BaseException] = []
     with run_emulator(deployments=[DeploymentConfig(DEPLOYMENT)], faults=Faults(hang=True)) as emu:

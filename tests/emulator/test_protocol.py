@@ -16,7 +16,7 @@ from aoai_fallbacks.emulator import (
 )
 from aoai_fallbacks.testing import FakeClock
 
-from ._support import API_VERSION, DEPLOYMENT, HELLO, client
+from ._support import API_VERSION, DEPLOYMENT, HELLO, NINES, client, post, with_literal
 
 pytestmark = pytest.mark.integration
 
@@ -245,15 +245,6 @@ def test_trigger_phrase_is_refused_by_the_content_filter(resource: Resource) -> 
     assert resource.stats(DEPLOYMENT).rejected == 1
 
 
-def post(resource: Resource, content: bytes, **headers: str) -> httpx.Response:
-    return httpx.post(
-        f"{resource.endpoint}/openai/deployments/{DEPLOYMENT}/chat/completions",
-        params={"api-version": API_VERSION},
-        headers={"api-key": resource.key, "content-type": "application/json", **headers},
-        content=content,
-    )
-
-
 @pytest.mark.parametrize(
     ("body", "param", "code"),
     [
@@ -295,6 +286,45 @@ def post(resource: Resource, content: bytes, **headers: str) -> httpx.Response:
             "stream_options",
             "invalid_value",
         ),
+        (b'{"messages": [{"role": []}]}', "messages[0].role", "invalid_type"),
+        (b'{"messages": [{"role": {"a": 1}}]}', "messages[0].role", "invalid_type"),
+        (b'{"messages": [{"role": "user", "name": 5}]}', "messages[0].name", "invalid_type"),
+        (
+            with_literal("tools", '[{"type": "function", "function": {"name": "\\ud800"}}]'),
+            "tools[0].function.name",
+            "invalid_value",
+        ),
+        (
+            with_literal(
+                "tools", '[{"type": "function", "function": {"name": "%s"}}]' % ("a" * 65)
+            ),
+            "tools[0].function.name",
+            "string_above_max_length",
+        ),
+        (
+            with_literal(
+                "response_format", '{"type": "json_schema", "json_schema": {"name": "a b"}}'
+            ),
+            "response_format.json_schema.name",
+            "invalid_value",
+        ),
+        (
+            with_literal(
+                "tools", json.dumps([{"type": "function", "function": {"name": "f"}}] * 129)
+            ),
+            "tools",
+            "array_above_max_length",
+        ),
+        (with_literal("max_tokens", NINES), "max_tokens", "integer_above_max_value"),
+        (
+            with_literal("max_completion_tokens", str(2**31)),
+            "max_completion_tokens",
+            "integer_above_max_value",
+        ),
+        (with_literal("seed", str(2**63)), "seed", "integer_above_max_value"),
+        (with_literal("temperature", NINES), "temperature", "invalid_value"),
+        (with_literal("temperature", "NaN"), None, None),
+        (with_literal("top_p", "1e999"), None, None),
     ],
 )
 def test_bad_input_is_400_naming_the_parameter(

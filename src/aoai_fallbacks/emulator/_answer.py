@@ -17,8 +17,9 @@ from typing import Any
 from aoai_fallbacks.emulator._content import (
     answer_text,
     new_id,
-    schema_instance,
+    schema_answer,
     tool_to_call,
+    within,
 )
 from aoai_fallbacks.emulator._request import ChatRequest
 from aoai_fallbacks.emulator._tokens import text_tokens
@@ -41,24 +42,24 @@ class Choice:
         return text_tokens(self.content or "")
 
 
-def choose(request: ChatRequest, rng: random.Random) -> Choice:
-    """One choice's content: a tool call, JSON for a response format, or prose."""
-    function = tool_to_call(request.tools, request.tool_choice, request.messages)
+def choose(request: ChatRequest, rng: random.Random, limit: int) -> Choice:
+    """One choice's content, at most `limit` tokens: a tool call, JSON for a response
+    format, or prose."""
+    function = tool_to_call(request.functions, request.tool_choice, request.messages)
     if function is not None:
-        arguments = schema_instance(function.get("parameters") or {"type": "object"}, rng)
+        arguments, finish_reason = schema_answer(function.parameters, rng, limit)
         call = {
             "id": new_id(rng, "call_")[:29],
             "type": "function",
-            "function": {"name": function["name"], "arguments": json.dumps(arguments)},
+            "function": {"name": function.name, "arguments": arguments},
         }
-        return Choice(content=None, tool_call=call, finish_reason="tool_calls")
-    fmt = request.response_format or {}
-    if fmt.get("type") == "json_schema":
-        schema = fmt["json_schema"].get("schema") or {"type": "object"}
-        return Choice(json.dumps(schema_instance(schema, rng)), None, "stop")
-    text, finish_reason = answer_text(rng, request.max_tokens)
-    if fmt.get("type") == "json_object":
-        return Choice(json.dumps({"answer": text}), None, "stop")
+        return Choice(None, call, "tool_calls" if finish_reason == "stop" else finish_reason)
+    if request.response_schema is not None:
+        text, finish_reason = schema_answer(request.response_schema, rng, limit)
+        return Choice(text, None, finish_reason)
+    text, finish_reason = answer_text(rng, limit)
+    if request.response_format == "json_object":
+        text, finish_reason = within(json.dumps({"answer": text}), limit)
     return Choice(text, None, finish_reason)
 
 

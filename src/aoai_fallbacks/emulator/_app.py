@@ -7,6 +7,11 @@ parameters (400); then the deployment's faults (latency, outage, hang, error
 rate), the content filter (400), the context window (400
 `context_length_exceeded`) and the quota (429), and finally the answer. A
 request is charged on the quota only when it passes everything before it.
+
+Every answer is an ordinary response, even the 500 of an emulator bug: an
+exception that escaped to Starlette would make uvicorn close the connection
+after the 500, and a client's next request on that keep-alive connection
+would fail for a reason Azure never gives.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator
@@ -30,7 +36,7 @@ from aoai_fallbacks.emulator import _wire as wire
 from aoai_fallbacks.emulator._answer import choose, completion, stream_chunks
 from aoai_fallbacks.emulator._content import new_id
 from aoai_fallbacks.emulator._deployment import Deployment
-from aoai_fallbacks.emulator._faults import Faults, roll_error
+from aoai_fallbacks.emulator._faults import Faults, InvalidFault, roll_error
 from aoai_fallbacks.emulator._request import ChatRequest, InvalidRequest, parse_chat_request
 from aoai_fallbacks.emulator._resource import Resource
 from aoai_fallbacks.emulator._tokens import prompt_tokens
@@ -39,6 +45,15 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 """Bodies above this are answered 413."""
 
 V1_API_VERSION = "v1"
+
+_log = logging.getLogger(__name__)
+
+
+class _JSON(JSONResponse):
+    """JSON in ASCII: a lone surrogate a client sent, echoed in a message, still encodes."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 class StreamCut(Exception):
@@ -95,13 +110,11 @@ class _Call:
         headers: dict[str, str] | None = None,
         *,
         early: bool = False,
-    ) -> JSONResponse:
+    ) -> _JSON:
         if self.deployment_name is not None:
             self.resource.counters.count(self.deployment_name, outcome, early=early)
         status, body = status_body
-        return JSONResponse(
-            body, status_code=status, headers={**self.headers(), **(headers or {})}
-        )
+        return _JSON(body, status_code=status, headers={**self.headers(), **(headers or {})})
 
 
 class _Rejected(Exception):
@@ -134,8 +147,28 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _decode(raw: bytes) -> object:
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return number
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _decode(raw: bytes, *, strict: bool = True) -> object:
+    """The decoded body, or the service's 400 for one that is not JSON.
+
+    Python's parser also takes `NaN` and `Infinity`, and turns `1e999` into an
+    infinity; the service's parser takes none of them, and a non-finite number
+    could not be written back in an answer, so `strict` refuses them. The admin
+    route is not strict, so that `Faults` can name the field a NaN was sent for.
+    """
     try:
+        if strict:
+            return json.loads(raw, parse_float=_finite, parse_constant=_not_json)
         return json.loads(raw)
     except (ValueError, RecursionError):
         raise _Rejected(wire.bad_json()) from None
@@ -224,7 +257,7 @@ async def _serve(
         call.resource.counters.count(deployment.config.name, "failed")
         await _wait_for_disconnect(request, call.resource)
         status, body = wire.server_error(503)  # read by no one unless the emulator is stopping
-        return JSONResponse(body, status_code=status, headers=call.headers())
+        return _JSON(body, status_code=status, headers=call.headers())
     if roll_error(faults, deployment.rng):
         await _work(faults)  # the server failed while working on it
         return call.answer("failed", wire.server_error(faults.error_status))
@@ -259,7 +292,11 @@ async def _serve(
             early=admission.early,
         )
     await _work(faults)
-    choices = [choose(chat, rng) for rng in _content_rngs(call.resource, deployment, chat)]
+    limit = min(completion_budget, config.context_window - prompt)
+    choices = []
+    for rng in _content_rngs(call.resource, deployment, chat):
+        choices.append(choose(chat, rng, limit))
+        await asyncio.sleep(0)  # let other requests on this loop in between choices
     completion_id = new_id(call.resource.ids, "chatcmpl-")[:38]
     created = int(time.time())
     if not chat.stream:
@@ -271,7 +308,7 @@ async def _serve(
             prompt_tokens=prompt,
             choices=choices,
         )
-        return JSONResponse(body, headers=call.headers())
+        return _JSON(body, headers=call.headers())
     chunks = list(
         stream_chunks(
             completion_id=completion_id,
@@ -333,20 +370,24 @@ def _admin_deployment(request: Request, resource: Resource) -> Deployment:
 async def _admin_faults(request: Request, resource: Resource) -> Response:
     deployment = _admin_deployment(request, resource)
     if request.method == "POST":
-        changes = _decode(await _read_body(request))
+        changes = _decode(await _read_body(request), strict=False)
         if not isinstance(changes, dict):
             raise _Rejected(wire.bad_json())
         try:
             deployment.set_faults(**changes)
-        except (TypeError, ValueError) as problem:
+        except InvalidFault as problem:
+            raise _Rejected(
+                wire.invalid_request(str(problem), param=problem.field, code="invalid_value")
+            ) from None
+        except TypeError as problem:  # a fault that does not exist
             raise _Rejected(wire.invalid_request(str(problem), code="invalid_value")) from None
-    return JSONResponse(deployment.faults.as_dict())
+    return _JSON(deployment.faults.as_dict())
 
 
 async def _admin_stats(request: Request, resource: Resource) -> Response:
     deployment = _admin_deployment(request, resource)
     stats = resource.stats(deployment.config.name)
-    return JSONResponse({name: getattr(stats, name) for name in stats.__dataclass_fields__})
+    return _JSON({name: getattr(stats, name) for name in stats.__dataclass_fields__})
 
 
 async def _admin_reset(request: Request, resource: Resource) -> Response:
@@ -366,9 +407,16 @@ def build_app(resource: Resource) -> Starlette:
                     response: Response = await handler(request, resource, **options)
                 except _Rejected as rejected:
                     status, body = rejected.status_body
-                    headers = {wire.REQUEST_ID: new_id(resource.ids, "")}
-                    return JSONResponse(body, status_code=status, headers=headers)
-                return response
+                except Exception:
+                    _log.exception(
+                        "emulator bug answering %s %s", request.method, request.url.path
+                    )
+                    status, body = wire.server_error(500)
+                else:
+                    return response
+                return _JSON(
+                    body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")}
+                )
 
         return endpoint
 
@@ -376,15 +424,7 @@ def build_app(resource: Resource) -> Starlette:
         status, body = wire.resource_not_found()
         if isinstance(exc, HTTPException) and exc.status_code == 405:
             status, body = 405, {"error": {"code": "405", "message": "Method not allowed"}}
-        return JSONResponse(
-            body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")}
-        )
-
-    async def server_error(request: Request, exc: Exception) -> Response:
-        status, body = wire.server_error(500)
-        return JSONResponse(
-            body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")}
-        )
+        return _JSON(body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")})
 
     routes = [
         Route(
@@ -401,7 +441,6 @@ def build_app(resource: Resource) -> Starlette:
         Route("/emulator/deployments/{deployment}/stats", bind(_admin_stats), methods=["GET"]),
         Route("/emulator/reset", bind(_admin_reset), methods=["POST"]),
     ]
-    return Starlette(
-        routes=routes,
-        exception_handlers={404: not_found, 405: not_found, Exception: server_error},
-    )
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.router.redirect_slashes = False  # Azure answers 404, not a redirect, to a trailing /
+    return app

@@ -9,12 +9,16 @@ and `with_structured_output` gets an object its schema (and pydantic) accept.
 
 from __future__ import annotations
 
+import json
+import math
 import random
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aoai_fallbacks.emulator._tokens import text_tokens
+from aoai_fallbacks.emulator._request import Function
+from aoai_fallbacks.emulator._schema import Schema, kind_of
+from aoai_fallbacks.emulator._tokens import CHARS_PER_TOKEN, text_tokens
 
 _WORDS = [
     "the",
@@ -71,6 +75,8 @@ ANSWER_TOKENS = (8, 40)
 
 _MAX_DEPTH = 6
 """Below this depth, recursive schemas get only what they require."""
+_MANY_ITEMS = 8
+"""An array gets at most this many items beyond its `minItems`, whatever its `maxItems`."""
 
 
 def answer_text(rng: random.Random, limit: int | None) -> tuple[str, str]:
@@ -114,138 +120,161 @@ def _last_user_text(messages: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def tool_to_call(
-    tools: Sequence[Mapping[str, Any]] | None,
-    tool_choice: object,
-    messages: Sequence[Mapping[str, Any]],
-) -> Mapping[str, Any] | None:
-    """The function definition to call, or None to answer in prose.
+    functions: Sequence[Function], tool_choice: object, messages: Sequence[Mapping[str, Any]]
+) -> Function | None:
+    """The function to call, or None to answer in prose.
 
     A named `tool_choice` calls that tool; `"required"` calls the first tool the
     last user message mentions by name, else the first tool. Under `"auto"`
     (the default) the model calls a tool only when the last message is the
     user's and names it, so an agent loop ends once tool results come back.
     """
-    functions: list[Mapping[str, Any]] = [
-        tool["function"] for tool in tools or () if tool.get("type") == "function"
-    ]
     if not functions or tool_choice == "none":
         return None
     if isinstance(tool_choice, Mapping):
         name = tool_choice["function"]["name"]
-        return next(function for function in functions if function["name"] == name)
+        return next(function for function in functions if function.name == name)
     text = _last_user_text(messages)
-    mentioned = next(
-        (f for f in functions if text is not None and f["name"] in text),
-        None,
-    )
+    mentioned = next((f for f in functions if text is not None and f.name in text), None)
     if tool_choice == "required":
         return mentioned or functions[0]
     return mentioned
 
 
-def schema_instance(schema: object, rng: random.Random) -> Any:
-    """A value that validates against the JSON schema `schema` (`$ref` into `$defs` included).
+def within(text: str, limit: int) -> tuple[str, str]:
+    """`text` if it fits in `limit` tokens, else cut there: (text, finish_reason)."""
+    if text_tokens(text) <= limit:
+        return text, "stop"
+    return text[: limit * CHARS_PER_TOKEN], "length"
+
+
+def schema_answer(schema: Schema, rng: random.Random, limit: int) -> tuple[str, str]:
+    """JSON text that validates against `schema`, cut at `limit` tokens: (text, finish_reason).
+
+    The service's model stops at `max_tokens` whatever the schema asks for, so
+    an answer too long for it ends mid-JSON with `finish_reason` "length". The
+    generator stops writing once the limit is passed, so a schema asking for a
+    million items costs no more than a short answer.
+    """
+    return within(_Writer(schema, rng, limit * CHARS_PER_TOKEN).value(schema.root, 0), limit)
+
+
+class _Writer:
+    """Writes one instance of a schema as JSON text, in `json.dumps`'s layout.
 
     Objects get every property (strict structured output requires them all),
     numbers respect their bounds, strings their length and common formats, and
-    the first non-null alternative of `anyOf`/`oneOf` is taken. `pattern` is not
-    honoured.
+    `anyOf`/`oneOf` take their first option that can be non-null. `pattern` is
+    not honoured. From `_MAX_DEPTH` levels down only what the schema requires is written,
+    and `check_schema` bounds how deep that goes. `room` counts the characters
+    left before the limit; once it is spent, objects and arrays stop growing
+    and close, so every value written costs characters and the work ends soon
+    after the limit.
     """
-    root = schema if isinstance(schema, Mapping) else {}
-    return _instance(schema, rng, root, 0)
+
+    def __init__(self, schema: Schema, rng: random.Random, room: int) -> None:
+        self.schema = schema
+        self.rng = rng
+        self.room = room
+
+    def _spend(self, text: str) -> str:
+        self.room -= len(text)
+        return text
+
+    def value(self, node: object, depth: int) -> str:
+        plain = self.schema.plain(node)
+        if not isinstance(plain, Mapping):  # `true`, or `false` which nothing satisfies
+            return self._spend(json.dumps(self.rng.choice(_WORDS)))
+        if "const" in plain:
+            return self._spend(json.dumps(plain["const"]))
+        if "enum" in plain:
+            return self._spend(json.dumps(self.rng.choice(plain["enum"])))
+        kind = kind_of(plain)
+        if kind == "object":
+            return self._object(plain, depth)
+        if kind == "array":
+            return self._array(plain, depth)
+        if kind in ("integer", "number"):
+            return self._spend(json.dumps(_number(plain, self.rng, integer=kind == "integer")))
+        if kind == "boolean":
+            return self._spend("true" if self.rng.random() < 0.5 else "false")
+        if kind == "null":
+            return self._spend("null")
+        return self._spend(json.dumps(self._string(plain)))
+
+    def _object(self, plain: Mapping[str, Any], depth: int) -> str:
+        properties: Mapping[str, Any] = plain.get("properties", {})
+        required: list[str] = plain.get("required", [])
+        names = (
+            required
+            if depth >= _MAX_DEPTH
+            else [*properties, *(name for name in required if name not in properties)]
+        )
+        entries: list[str] = []
+        self._spend("{}")
+        for name in names:
+            if self.room < 0:
+                break
+            key = self._spend(json.dumps(name) + ": ")
+            entries.append(key + self.value(properties.get(name, True), depth + 1))
+            self._spend(", " if len(entries) > 1 else "")
+        return "{" + ", ".join(entries) + "}"
+
+    def _array(self, plain: Mapping[str, Any], depth: int) -> str:
+        prefix: list[object] = plain.get("prefixItems", [])
+        low: int = plain.get("minItems", 0)
+        high: int = min(plain.get("maxItems", max(low, 2)), max(low, _MANY_ITEMS))
+        count = low if depth >= _MAX_DEPTH else self.rng.randint(min(max(low, 1), high), high)
+        if plain.get("items") is False:  # a closed tuple: only its prefix
+            count = min(count, len(prefix))
+        items: list[str] = []
+        written: set[str] = set()
+        self._spend("[]")
+        for index in range(count):
+            if self.room < 0:
+                break
+            schema = prefix[index] if index < len(prefix) else plain.get("items", True)
+            item = self.value(schema, depth + 1)
+            if plain.get("uniqueItems") and item in written:
+                self.room += len(item)
+                break  # fewer, distinct items rather than a duplicate
+            items.append(item)
+            written.add(item)
+            self._spend(", " if len(items) > 1 else "")
+        return "[" + ", ".join(items) + "]"
+
+    def _string(self, plain: Mapping[str, Any]) -> str:
+        fmt = plain.get("format")
+        if fmt == "uuid":
+            return str(uuid.UUID(int=self.rng.getrandbits(128)))
+        if fmt in _FORMATS:
+            return _FORMATS[fmt]
+        low: int = plain.get("minLength", 1)
+        high: int = plain.get("maxLength", max(low, 24))
+        text = " ".join(self.rng.choice(_WORDS) for _ in range(3))
+        while len(text) < low and len(text) <= self.room:
+            text += " " + self.rng.choice(_WORDS)
+        return text[:high]
 
 
-def _resolve(ref: str, root: Mapping[str, Any]) -> object:
-    node: object = root
-    for part in ref.removeprefix("#/").split("/"):
-        if not isinstance(node, Mapping) or part not in node:
-            raise ValueError(f"unresolvable $ref {ref!r}")
-        node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def _instance(schema: object, rng: random.Random, root: Mapping[str, Any], depth: int) -> Any:
-    if not isinstance(schema, Mapping):
-        return rng.choice(_WORDS)  # `true` or an empty schema: anything goes
-    if "$ref" in schema:
-        return _instance(_resolve(schema["$ref"], root), rng, root, depth)
-    if "const" in schema:
-        return schema["const"]
-    if "enum" in schema:
-        return rng.choice(list(schema["enum"]))
-    for keyword in ("anyOf", "oneOf"):
-        if keyword in schema:
-            options = list(schema[keyword])
-            usable = [
-                o for o in options if not (isinstance(o, Mapping) and o.get("type") == "null")
-            ]
-            return _instance((usable or options)[0], rng, root, depth)
-    if "allOf" in schema:
-        merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-        for part in schema["allOf"]:
-            resolved = _resolve(part["$ref"], root) if "$ref" in part else part
-            if isinstance(resolved, Mapping):
-                merged.update(resolved)
-        return _instance(merged, rng, root, depth)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind is None:
-        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
-    if kind == "object":
-        return _object(schema, rng, root, depth)
-    if kind == "array":
-        return _array(schema, rng, root, depth)
-    if kind in ("integer", "number"):
-        return _number(schema, rng, integer=kind == "integer")
-    if kind == "boolean":
-        return rng.random() < 0.5
-    if kind == "null":
-        return None
-    return _string(schema, rng)
-
-
-def _object(
-    schema: Mapping[str, Any], rng: random.Random, root: Mapping[str, Any], depth: int
-) -> dict[str, Any]:
-    properties: Mapping[str, Any] = schema.get("properties") or {}
-    required = set(schema.get("required") or ())
-    names = list(properties) if depth < _MAX_DEPTH else [n for n in properties if n in required]
-    value = {name: _instance(properties[name], rng, root, depth + 1) for name in names}
-    for name in required - set(value):
-        value[name] = rng.choice(_WORDS)
-    return value
-
-
-def _array(
-    schema: Mapping[str, Any], rng: random.Random, root: Mapping[str, Any], depth: int
-) -> list[Any]:
-    prefix = list(schema.get("prefixItems") or ())
-    low = int(schema.get("minItems", 0))
-    high = int(schema.get("maxItems", max(low, 2)))
-    count = low if depth >= _MAX_DEPTH else rng.randint(min(max(low, 1), high), high)
-    if schema.get("items") is False:  # a closed tuple: only its prefix
-        count = min(count, len(prefix))
-    items = [_instance(item, rng, root, depth + 1) for item in prefix[:count]]
-    for _ in range(count - len(items)):
-        item = _instance(schema.get("items", {}), rng, root, depth + 1)
-        if schema.get("uniqueItems") and item in items:
-            break  # fewer, distinct items rather than a duplicate
-        items.append(item)
-    return items
-
-
-def _number(schema: Mapping[str, Any], rng: random.Random, *, integer: bool) -> int | float:
-    low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
-    high = schema.get("maximum", schema.get("exclusiveMaximum", max(low, 0) + 100))
+def _number(plain: Mapping[str, Any], rng: random.Random, *, integer: bool) -> int | float:
+    """A number within the bounds (`check_schema` has made them finite and ordered)."""
+    low = plain.get("minimum", plain.get("exclusiveMinimum"))
+    high = plain.get("maximum", plain.get("exclusiveMaximum"))
+    if low is None:
+        low = 0 if high is None or high >= 0 else high - 100
+    if high is None:
+        high = max(low, 0) + 100
     if integer:
-        step = 1 if "exclusiveMinimum" in schema else 0
-        top = high - 1 if "exclusiveMaximum" in schema else high
-        value: int | float = rng.randint(int(low) + step, max(int(top), int(low) + step))
-    else:
-        value = round(rng.uniform(float(low), float(high)), 2)
-        if value in (schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")):
-            value = (float(low) + float(high)) / 2
+        first = math.floor(low) + 1 if "exclusiveMinimum" in plain else math.ceil(low)
+        last = math.ceil(high) - 1 if "exclusiveMaximum" in plain else math.floor(high)
+        return rng.randint(first, max(first, last))
+    value = rng.uniform(float(low), float(high))
+    rounded = round(value, 2)
+    if low <= rounded <= high:
+        value = rounded
+    if value in (plain.get("exclusiveMinimum"), plain.get("exclusiveMaximum")):
+        value = (float(low) + float(high)) / 2
     return value
 
 
@@ -261,17 +290,3 @@ _FORMATS = {
     "ipv6": "2001:db8::1",
     "duration": "P1D",
 }
-
-
-def _string(schema: Mapping[str, Any], rng: random.Random) -> str:
-    fmt = schema.get("format")
-    if fmt == "uuid":
-        return str(uuid.UUID(int=rng.getrandbits(128)))
-    if fmt in _FORMATS:
-        return _FORMATS[fmt]
-    low = int(schema.get("minLength", 1))
-    high = int(schema.get("maxLength", max(low, 24)))
-    text = " ".join(rng.choice(_WORDS) for _ in range(3))
-    while len(text) < low:
-        text += " " + rng.choice(_WORDS)
-    return text[:high]

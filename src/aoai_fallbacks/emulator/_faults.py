@@ -8,10 +8,66 @@ can open an outage window, close it again and watch the client recover.
 from __future__ import annotations
 
 import random
+import reprlib
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
 ERROR_STATUSES = (500, 503)
+MAX_SECONDS = 86_400
+"""The longest latency or time to first token: a day (`hang` waits for ever)."""
+
+
+class InvalidFault(ValueError):
+    """A fault set to a value of the wrong type or out of range; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _shown(value: object) -> str:
+    """A rejected value, shortened for a message."""
+    try:
+        return reprlib.repr(value)
+    except ValueError:  # an integer with more digits than Python will print
+        return "an integer too long to show"
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _seconds(value: object) -> bool:
+    return _number(value) and 0 <= value <= MAX_SECONDS  # type: ignore[operator]
+
+
+def _flag(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "latency": (f"a number of seconds from 0 to {MAX_SECONDS}", _seconds),
+    "ttft": (f"a number of seconds from 0 to {MAX_SECONDS}", _seconds),
+    "error_rate": ("a share from 0 to 1", lambda value: _number(value) and 0 <= value <= 1),
+    "error_status": ("500 or 503", lambda value: _count(value) and value in ERROR_STATUSES),
+    "hang": ("true or false", _flag),
+    "drop_after_chunks": (
+        "a count of chunks or null",
+        lambda value: value is None or _count(value),
+    ),
+    "omit_retry_after": ("true or false", _flag),
+    "outage": ("true or false", _flag),
+}
+"""What each fault may be set to, as a phrase for the refusal and a check.
+
+Types are checked, not only ranges, because the admin route takes JSON: a
+string "no" would otherwise switch a fault on, and NaN would pass every range
+check and then break every answer that shows the faults."""
 
 
 @dataclass
@@ -43,14 +99,11 @@ class Faults:
     """Every request fails with 503 until this is turned off."""
 
     def __post_init__(self) -> None:
-        if self.latency < 0 or self.ttft < 0:
-            raise ValueError("latency and ttft are seconds, not negative")
-        if not 0.0 <= self.error_rate <= 1.0:
-            raise ValueError(f"error_rate is a share between 0 and 1, not {self.error_rate}")
-        if self.error_status not in ERROR_STATUSES:
-            raise ValueError(f"error_status must be 500 or 503, not {self.error_status}")
-        if self.drop_after_chunks is not None and self.drop_after_chunks < 0:
-            raise ValueError("drop_after_chunks cannot be negative")
+        for name in self.field_names():
+            value = getattr(self, name)
+            expected, allowed = _RULES[name]
+            if not allowed(value):
+                raise InvalidFault(name, f"{name} must be {expected}, not {_shown(value)}")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

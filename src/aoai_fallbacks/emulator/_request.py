@@ -7,12 +7,26 @@ before anything else looks at it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aoai_fallbacks.emulator import _wire as wire
+from aoai_fallbacks.emulator._schema import MAX_SUBSCHEMAS, Schema, SchemaError, check_schema
+
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 MAX_N = 128
+MAX_TOOLS = 128
+MAX_TOKENS = 2**31 - 1
+"""The largest `max_tokens` the service accepts (a 32-bit integer)."""
+SEED_RANGE = (-(2**63), 2**63 - 1)
+"""`seed` is a 64-bit integer."""
+NAME_PATTERN = "^[a-zA-Z0-9_-]+$"
+MAX_NAME_LENGTH = 64
+"""Function and schema names: what the service allows."""
+_NAME = re.compile(r"[a-zA-Z0-9_-]+")
+_ANY_OBJECT = check_schema({"type": "object"})
 
 
 class InvalidRequest(Exception):
@@ -23,6 +37,14 @@ class InvalidRequest(Exception):
         self.message = message
         self.param = param
         self.code = code
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function tool the model may call, its parameters checked."""
+
+    name: str
+    parameters: Schema
 
 
 @dataclass(frozen=True)
@@ -37,36 +59,18 @@ class ChatRequest:
     seed: int | None
     stream: bool
     include_usage: bool
-    tools: list[Mapping[str, Any]]
+    functions: list[Function]
     tool_choice: object
-    response_format: Mapping[str, Any] | None
-
-
-_TYPE_NAMES = {
-    int: "an integer",
-    float: "a decimal",
-    str: "a string",
-    bool: "a boolean",
-    list: "an array",
-    dict: "an object",
-}
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    for kind, name in _TYPE_NAMES.items():
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__
+    response_format: str
+    """`text`, `json_object` or `json_schema`."""
+    response_schema: Schema | None
+    """The schema of a `json_schema` response format."""
 
 
 def _invalid_type(param: str, expected: type, value: object) -> InvalidRequest:
     return InvalidRequest(
-        f"Invalid type for '{param}': expected {_TYPE_NAMES[expected]}, "
-        f"but got {_type_name(value)} instead.",
+        f"Invalid type for '{param}': expected {wire.TYPE_NAMES[expected]}, "
+        f"but got {wire.type_name(value)} instead.",
         param=param,
         code="invalid_type",
     )
@@ -98,6 +102,51 @@ def _in_range(param: str, value: float, low: float, high: float) -> None:
         )
 
 
+def _integer(body: Mapping[str, Any], param: str, low: int, high: int) -> int | None:
+    """An optional integer parameter within the bounds the service sets for it."""
+    value: int | None = _optional(body, param, int)
+    if value is not None and value < low:
+        raise InvalidRequest(
+            f"Invalid '{param}': integer below minimum value. Expected a value >= {low}, "
+            f"but got {value} instead.",
+            param=param,
+            code="integer_below_min_value",
+        )
+    if value is not None and value > high:
+        raise InvalidRequest(
+            f"Invalid '{param}': integer above maximum value. Expected a value <= {high}, "
+            f"but got {value} instead.",
+            param=param,
+            code="integer_above_max_value",
+        )
+    return value
+
+
+def _name(value: object, param: str) -> str:
+    """A function's or a schema's name: letters, digits, `_` and `-`, at most 64 of them."""
+    if not isinstance(value, str):
+        raise InvalidRequest(
+            f"Missing required parameter: '{param}'.",
+            param=param,
+            code="missing_required_parameter",
+        )
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidRequest(
+            f"Invalid '{param}': string too long. Expected a string with maximum length "
+            f"{MAX_NAME_LENGTH}, but got a string with length {len(value)} instead.",
+            param=param,
+            code="string_above_max_length",
+        )
+    if not _NAME.fullmatch(value):
+        raise InvalidRequest(
+            f"Invalid '{param}': string does not match pattern. Expected a string that "
+            f"matches the pattern '{NAME_PATTERN}'.",
+            param=param,
+            code="invalid_value",
+        )
+    return value
+
+
 def _messages(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if "messages" not in body:
         raise InvalidRequest(
@@ -119,6 +168,10 @@ def _messages(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         where = f"messages[{index}]"
         if not isinstance(message, dict):
             raise _invalid_type(where, dict, message)
+        for field, allowed in (("role", str), ("content", (str, list)), ("name", str)):
+            value = message.get(field)
+            if value is not None and not isinstance(value, allowed):
+                raise _invalid_type(f"{where}.{field}", str, value)
         role = message.get("role")
         if role not in ROLES:
             raise InvalidRequest(
@@ -128,14 +181,31 @@ def _messages(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
                 param=f"{where}.role",
                 code="invalid_value",
             )
-        content = message.get("content")
-        if content is not None and not isinstance(content, str | list):
-            raise _invalid_type(f"{where}.content", str, content)
     return messages
 
 
-def _tools(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    tools = _optional(body, "tools", list) or []
+def _schema(
+    document: dict[str, Any], allowance: int, invalid: str, *, param: str, code: str
+) -> Schema:
+    try:
+        return check_schema(document, allowance)
+    except SchemaError as error:
+        raise InvalidRequest(
+            f"Invalid schema for {invalid}: {error}", param=param, code=code
+        ) from None
+
+
+def _functions(body: Mapping[str, Any]) -> list[Function]:
+    tools: list[object] = _optional(body, "tools", list) or []
+    if len(tools) > MAX_TOOLS:
+        raise InvalidRequest(
+            f"Invalid 'tools': array too long. Expected an array with maximum length "
+            f"{MAX_TOOLS}, but got an array with length {len(tools)} instead.",
+            param="tools",
+            code="array_above_max_length",
+        )
+    functions: list[Function] = []
+    allowance = MAX_SUBSCHEMAS
     for index, tool in enumerate(tools):
         where = f"tools[{index}]"
         if not isinstance(tool, dict):
@@ -145,22 +215,29 @@ def _tools(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
             raise InvalidRequest(
                 f"Invalid '{where}': expected a function tool.", param=where, code="invalid_value"
             )
-        if not isinstance(function.get("name"), str):
-            raise InvalidRequest(
-                f"Missing required parameter: '{where}.function.name'.",
-                param=f"{where}.function.name",
-                code="missing_required_parameter",
-            )
+        name = _name(function.get("name"), f"{where}.function.name")
         parameters = function.get("parameters")
-        if parameters is not None and not isinstance(parameters, dict):
+        if parameters is None:
+            schema = _ANY_OBJECT
+        elif isinstance(parameters, dict):
+            schema = _schema(
+                parameters,
+                allowance,
+                f"function '{name}'",
+                param=f"{where}.function.parameters",
+                code="invalid_function_parameters",
+            )
+        else:
             raise _invalid_type(f"{where}.function.parameters", dict, parameters)
-    return tools
+        allowance -= schema.size
+        functions.append(Function(name, schema))
+    return functions
 
 
-def _tool_choice(body: Mapping[str, Any], tools: list[Mapping[str, Any]]) -> object:
+def _tool_choice(body: Mapping[str, Any], functions: list[Function]) -> object:
     choice = body.get("tool_choice")
     if choice is None or choice in ("none", "auto", "required"):
-        if choice == "required" and not tools:
+        if choice == "required" and not functions:
             raise InvalidRequest(
                 "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
                 "are specified.",
@@ -178,7 +255,7 @@ def _tool_choice(body: Mapping[str, Any], tools: list[Mapping[str, Any]]) -> obj
             param="tool_choice",
             code="invalid_value",
         )
-    if name not in {tool["function"]["name"] for tool in tools}:
+    if all(function.name != name for function in functions):
         raise InvalidRequest(
             f"Invalid value for 'tool_choice': no function named '{name}' was specified in "
             "the 'tools' parameter.",
@@ -188,10 +265,8 @@ def _tool_choice(body: Mapping[str, Any], tools: list[Mapping[str, Any]]) -> obj
     return choice
 
 
-def _response_format(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    fmt: dict[str, Any] | None = _optional(body, "response_format", dict)
-    if fmt is None:
-        return None
+def _response_format(body: Mapping[str, Any], allowance: int) -> tuple[str, Schema | None]:
+    fmt: dict[str, Any] = _optional(body, "response_format", dict) or {"type": "text"}
     kind = fmt.get("type")
     if kind not in ("text", "json_object", "json_schema"):
         raise InvalidRequest(
@@ -200,52 +275,49 @@ def _response_format(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
             param="response_format.type",
             code="invalid_value",
         )
-    if kind == "json_schema":
-        spec = fmt.get("json_schema")
-        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-            raise InvalidRequest(
-                "Missing required parameter: 'response_format.json_schema.name'.",
-                param="response_format.json_schema.name",
-                code="missing_required_parameter",
-            )
-        if not isinstance(spec.get("schema", {}), dict):
-            raise _invalid_type("response_format.json_schema.schema", dict, spec["schema"])
-    return fmt
+    if kind != "json_schema":
+        return kind, None
+    where = "response_format.json_schema"
+    spec = fmt.get("json_schema")
+    if not isinstance(spec, dict):
+        spec = {}
+    name = _name(spec.get("name"), f"{where}.name")
+    document = spec.get("schema")
+    if document is None:
+        return kind, _ANY_OBJECT
+    if not isinstance(document, dict):
+        raise _invalid_type(f"{where}.schema", dict, document)
+    schema = _schema(
+        document,
+        allowance,
+        f"response_format '{name}'",
+        param="response_format",
+        code="invalid_json_schema",
+    )
+    return kind, schema
 
 
 def parse_chat_request(body: object) -> ChatRequest:
     """Check `body` (decoded JSON) and return the request, or raise `InvalidRequest`."""
     if not isinstance(body, dict):
         raise InvalidRequest(
-            f"Invalid type for body: expected an object, but got {_type_name(body)} instead.",
+            f"Invalid type for body: expected an object, but got {wire.type_name(body)} instead.",
             param=None,
             code="invalid_type",
         )
     messages = _messages(body)
-    max_tokens = _optional(body, "max_tokens", int)
-    max_completion_tokens = _optional(body, "max_completion_tokens", int)
-    limit = max_completion_tokens if max_completion_tokens is not None else max_tokens
-    for param, value in (
-        ("max_tokens", max_tokens),
-        ("max_completion_tokens", max_completion_tokens),
-    ):
-        if value is not None and value < 1:
-            raise InvalidRequest(
-                f"Invalid '{param}': integer below minimum value. Expected a value >= 1, "
-                f"but got {value} instead.",
-                param=param,
-                code="integer_below_min_value",
-            )
+    max_tokens = _integer(body, "max_tokens", 1, MAX_TOKENS)
+    max_completion_tokens = _integer(body, "max_completion_tokens", 1, MAX_TOKENS)
     n = _optional(body, "n", int)
     n = 1 if n is None else n
     _in_range("n", n, 1, MAX_N)
     temperature = _optional(body, "temperature", float)
-    temperature = 1.0 if temperature is None else float(temperature)
-    _in_range("temperature", temperature, 0, 2)
+    if temperature is not None:
+        _in_range("temperature", temperature, 0, 2)
     top_p = _optional(body, "top_p", float)
     if top_p is not None:
         _in_range("top_p", top_p, 0, 1)
-    seed = _optional(body, "seed", int)
+    seed = _integer(body, "seed", *SEED_RANGE)
     stream = bool(_optional(body, "stream", bool))
     options = _optional(body, "stream_options", dict)
     if options is not None and not stream:
@@ -255,17 +327,20 @@ def parse_chat_request(body: object) -> ChatRequest:
             code="invalid_value",
         )
     include_usage = bool(_optional(options or {}, "include_usage", bool))
-    tools = _tools(body)
+    functions = _functions(body)
+    allowance = MAX_SUBSCHEMAS - sum(function.parameters.size for function in functions)
+    response_format, response_schema = _response_format(body, allowance)
     return ChatRequest(
         body=body,
         messages=messages,
-        max_tokens=limit,
+        max_tokens=max_completion_tokens if max_completion_tokens is not None else max_tokens,
         n=n,
-        temperature=temperature,
+        temperature=1.0 if temperature is None else float(temperature),
         seed=seed,
         stream=stream,
         include_usage=include_usage,
-        tools=tools,
-        tool_choice=_tool_choice(body, tools),
-        response_format=_response_format(body),
+        functions=functions,
+        tool_choice=_tool_choice(body, functions),
+        response_format=response_format,
+        response_schema=response_schema,
     )

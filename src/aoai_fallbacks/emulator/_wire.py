@@ -61,6 +61,28 @@ _SERVER_ERRORS = {
 }
 _FILTER_CATEGORIES = ("hate", "self_harm", "sexual", "violence")
 
+TYPE_NAMES = {
+    int: "an integer",
+    float: "a decimal",
+    str: "a string",
+    bool: "a boolean",
+    list: "an array",
+    dict: "an object",
+}
+"""How the service names a JSON type in its messages ("expected an integer, ...")."""
+
+
+def type_name(value: object) -> str:
+    """The JSON type of a decoded value, as the service's messages name it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    for kind, name in TYPE_NAMES.items():
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
 
 def unauthorized() -> tuple[int, dict[str, Any]]:
     return 401, {"error": {"code": "401", "message": _UNAUTHORIZED}}
