@@ -29,7 +29,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aoai_fallbacks.retry_after import header, parse_retry_after
+from aoai_fallbacks.retry_after import header, retry_after_hint
 
 __all__ = ["Outcome", "Verdict", "classify_failure", "classify_response", "error_code"]
 
@@ -61,6 +61,8 @@ class Verdict:
     retry_after: float | None = None
     remaining_tokens: int | None = None
     remaining_requests: int | None = None
+    retry_exact: bool = False
+    """`retry_after` is to the millisecond; else an upper bound (whole seconds)."""
 
 
 _CODE_IN_TEXT = re.compile(rb'"code"\s*:\s*"([^"\\]{1,100})"')
@@ -119,8 +121,12 @@ def classify_response(
     if 200 <= status < 300:
         return Verdict(Outcome.SUCCESS, reason, status, None, tokens, requests)
     if status == 429:
-        wait = parse_retry_after(headers, now_wall=now_wall)
-        return Verdict(Outcome.THROTTLED, reason, status, wait, tokens, requests)
+        hint = retry_after_hint(headers, now_wall=now_wall)
+        if hint is None:
+            return Verdict(Outcome.THROTTLED, reason, status, None, tokens, requests)
+        return Verdict(
+            Outcome.THROTTLED, reason, status, hint.seconds, tokens, requests, hint.exact
+        )
     if 400 <= status < 500 and status != 408:
         code = error_code(body)
         if status in (401, 403, 404):
@@ -132,7 +138,8 @@ def classify_response(
         return Verdict(outcome, code or reason, status, None, tokens, requests)
     # 408, 5xx, and anything a healthy Azure endpoint never sends (1xx, 3xx):
     # a fault of this backend, not of the request, so another may do better.
-    wait = parse_retry_after(headers, now_wall=now_wall) if status == 503 else None
+    hint = retry_after_hint(headers, now_wall=now_wall) if status == 503 else None
+    wait = None if hint is None else hint.seconds
     return Verdict(Outcome.FAILED, reason, status, wait, tokens, requests)
 
 

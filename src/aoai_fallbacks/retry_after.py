@@ -17,8 +17,9 @@ import email.utils
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-__all__ = ["header", "parse_duration", "parse_retry_after"]
+__all__ = ["Hint", "header", "parse_duration", "parse_retry_after", "retry_after_hint"]
 
 _DURATION = re.compile(
     r"(?:(?P<h>\d+(?:\.\d+)?)h)?"
@@ -82,27 +83,52 @@ def _http_date(text: str, now_wall: float) -> float | None:
     return max(when.timestamp() - now_wall, 0.0)
 
 
-def parse_retry_after(headers: Mapping[str, str], *, now_wall: float) -> float | None:
-    """Seconds to wait before the next request to this backend, or None if it did not say.
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """A backend's word on how long to stay away.
 
-    Order: `retry-after-ms`, then `retry-after` (seconds or HTTP-date, read
-    against `now_wall`, the wall clock's `time()`), then the later of
-    `x-ratelimit-reset-requests` and `x-ratelimit-reset-tokens`: with no hint
-    about which limit was hit, waiting for both avoids an immediate second 429.
+    `exact`: to the millisecond (`retry-after-ms`, or a reset header), so the
+    next slot frees then. Otherwise (`retry-after` in whole seconds, rounded up,
+    or as an HTTP-date) it is an upper bound: the slot may free up to a second
+    sooner, which the balancer's model of the window can tell.
+    """
+
+    seconds: float
+    exact: bool
+
+
+def retry_after_hint(headers: Mapping[str, str], *, now_wall: float) -> Hint | None:
+    """The most precise wait a 429 (or 503) names, or None if it did not say.
+
+    Order: `retry-after-ms`; then the later of `x-ratelimit-reset-requests`
+    and `x-ratelimit-reset-tokens` (with no hint about which limit was hit,
+    waiting for both avoids an immediate second 429) unless `retry-after` says
+    less; then `retry-after` (seconds or HTTP-date, read against `now_wall`,
+    the wall clock's `time()`).
     """
     millis = _number(header(headers, "retry-after-ms"))
     if millis is not None:
-        return millis / 1000.0
+        return Hint(millis / 1000.0, exact=True)
+    upper: float | None = None
     text = header(headers, "retry-after")
     if text is not None:
-        seconds = _number(text)
-        if seconds is None:
-            seconds = _http_date(text, now_wall)
-        if seconds is not None:
-            return seconds
+        upper = _number(text)
+        if upper is None:
+            upper = _http_date(text, now_wall)
     resets = [
         value
         for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
         if (value := parse_duration(header(headers, name))) is not None
     ]
-    return max(resets) if resets else None
+    if resets and (upper is None or max(resets) <= upper):
+        return Hint(max(resets), exact=True)
+    return None if upper is None else Hint(upper, exact=False)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now_wall: float) -> float | None:
+    """Seconds to wait before the next request to this backend, or None if it did not say.
+
+    `retry_after_hint`'s seconds: see there for the order of the headers.
+    """
+    hint = retry_after_hint(headers, now_wall=now_wall)
+    return None if hint is None else hint.seconds
