@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from aoai_fallbacks._clock import Bell, settle
+
 __all__ = ["FakeClock"]
 
 
@@ -107,17 +109,21 @@ class FakeClock:
                 _take(self._busy, who)
             self._move_when_quiet()
 
-    def sleep(self, seconds: float) -> None:
-        """Block this thread until the clock reaches now + `seconds`."""
+    def sleep(self, seconds: float, bell: Bell | None = None) -> None:
+        """Block this thread until the clock reaches now + `seconds`, or `bell` rings."""
         woken = threading.Event()
         # Time moves at once if nobody is busy, even from inside a running event
         # loop (a notebook's): this thread blocks, so the loop could not move it.
-        who = self._fall_asleep(seconds, woken.set, defer=False)
-        woken.wait()
+        who = self._fall_asleep(seconds, woken.set, bell, defer=False)
+        try:
+            woken.wait()
+        finally:
+            if bell is not None:
+                bell.stop()
         self._end_turn(who)  # this thread runs now
 
-    async def asleep(self, seconds: float) -> None:
-        """Suspend this task until the clock reaches now + `seconds`.
+    async def asleep(self, seconds: float, bell: Bell | None = None) -> None:
+        """Suspend this task until the clock reaches now + `seconds`, or `bell` rings.
 
         Tasks sleeping at once overlap instead of adding up: a hundred tasks
         each sleeping 0.2 s move the clock 0.2 s, not 20 s.
@@ -126,21 +132,25 @@ class FakeClock:
         woken = loop.create_future()
 
         def resume() -> None:
-            loop.call_soon_threadsafe(_settle, woken)
+            loop.call_soon_threadsafe(settle, woken)
 
-        who = self._fall_asleep(seconds, resume, defer=True)
+        who = self._fall_asleep(seconds, resume, bell, defer=True)
         try:
             await woken
         finally:
+            if bell is not None:
+                bell.stop()
             with self._lock:
-                if self._unschedule(who):  # cancelled before its time: it runs now
+                if self._unschedule(who) is not None:  # cancelled before its time: it runs now
                     _add(self._turns, who)
             # The turn handed over at wake-up ends when this task next yields
             # to the loop, so that what it does at once happens at the time it
             # woke at, even if that leaves nobody else busy.
             loop.call_soon(self._end_turn, who)
 
-    def _fall_asleep(self, seconds: float, resume: Callable[[], None], *, defer: bool) -> object:
+    def _fall_asleep(
+        self, seconds: float, resume: Callable[[], None], bell: Bell | None, *, defer: bool
+    ) -> object:
         who = _caller()
         with self._lock:
             self.slept.append(seconds)
@@ -152,12 +162,23 @@ class FakeClock:
                 resume=resume,
             )
             heapq.heappush(self._sleepers, sleeper)
+        if bell is not None and not bell.listen(lambda: self._ring(who)):
+            self._ring(who)  # rang before this sleep: it ends at once
+        with self._lock:
             self._wake_due()
             if not defer:
                 self._move_if_quiet()
         if defer:
             self._move_when_quiet()
         return who
+
+    def _ring(self, who: object) -> None:
+        """Wake `who` before its time, as if its sleep had ended now."""
+        with self._lock:
+            sleeper = self._unschedule(who)
+            if sleeper is not None:
+                _add(self._turns, who)
+                sleeper.resume()
 
     def _end_turn(self, who: object) -> None:
         with self._lock:
@@ -183,15 +204,15 @@ class FakeClock:
         with self._lock:
             self._move_if_quiet()
 
-    def _unschedule(self, who: object) -> bool:
-        """Drop `who`'s pending sleep (a cancelled task); True if it was still pending."""
+    def _unschedule(self, who: object) -> _Sleeper | None:
+        """Drop `who`'s pending sleep and make it busy as before; None if none is pending."""
         for index, sleeper in enumerate(self._sleepers):
             if sleeper.who == who:
                 self._sleepers.pop(index)
                 heapq.heapify(self._sleepers)
                 _add(self._busy, who, sleeper.busy)
-                return True
-        return False
+                return sleeper
+        return None
 
     def _move_if_quiet(self) -> None:
         """With nobody busy, jump to the earliest wake-up (under the lock)."""
@@ -234,8 +255,3 @@ def _take(counts: dict[object, int], who: object) -> None:
         counts[who] = left
     else:
         counts.pop(who, None)
-
-
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
