@@ -57,6 +57,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from aoai_fallbacks._window import Window
 from aoai_fallbacks.classify import Outcome, Verdict
 
 __all__ = ["QUOTA_FRESH_FOR", "BackendHealth", "HealthSettings", "State"]
@@ -112,6 +113,7 @@ class BackendHealth:
         "remaining_tokens",
         "served",
         "throttled",
+        "window",
     )
 
     def __init__(self) -> None:
@@ -127,6 +129,7 @@ class BackendHealth:
         # requests the remaining counts may not include yet.
         self.pending: deque[tuple[float, int]] = deque()
         self.pending_tokens = 0
+        self.window = Window()  # the learned request window: when each slot frees
         self.served = 0
         self.throttled = 0
         self.failed = 0
@@ -147,41 +150,43 @@ class BackendHealth:
         return now >= self.cooling_until and (self.mode == "closed" or now >= self.blocked_until)
 
     def recovering(self) -> bool:
-        """Out of a cooldown or an open circuit without a success yet: gated, whatever its quota."""
-        return self.after_cooldown or self.mode != "closed"
+        """Out of an open circuit, or of a cooldown with its window unknown, without a success yet.
+
+        Gated, whatever its quota. Once the window is learned it says how many
+        requests a backend just out of a cooldown can take, so no gate is needed.
+        """
+        return self.mode != "closed" or (self.after_cooldown and self.window.capacity is None)
 
     def probe_free(self, now: float, probe_timeout: float) -> bool:
         """Nothing is in flight to it, or all that is, is presumed lost."""
         return not self.pending or now - self.pending[-1][0] >= probe_timeout
 
-    def ready_at(self, now: float, probe_timeout: float, poll: float) -> float:
-        """The earliest time this backend may be usable again (`now` if it is).
-
-        `poll`: how soon to look again while a request is in flight to a
-        gated backend (its verdict may free it any moment), unless that
-        request is presumed lost first.
-        """
+    def ready_at(self, now: float) -> float:
+        """When a cooldown, an open circuit or a quarantine ends (`now` if none runs)."""
         ready = max(self.cooling_until, now)
         if self.mode != "closed":
             ready = max(ready, self.blocked_until)
-        if ready == now and self.pending:  # asked only when it is gated: wait for a verdict
-            lost_at = self.pending[-1][0] + probe_timeout
-            ready = min(now + poll, lost_at) if lost_at > now else now
         return ready
 
-    def short_of(self, cost: int, now: float) -> bool:
-        """Whether its last known quota, seen within a minute, cannot take `cost` more tokens.
+    def probe_back(self, now: float, probe_timeout: float, poll: float) -> float:
+        """When to look again while a request is in flight to this gated backend:
+        after `poll` (its verdict may free it any moment), unless it is presumed
+        lost sooner."""
+        lost_at = self.pending[-1][0] + probe_timeout
+        return min(now + poll, lost_at) if lost_at > now else now
 
-        The requests in flight are subtracted: the backend may not have
-        counted them yet (see the module's docstring). No requests left counts
-        whatever the cost (the caller may not estimate one): the next call
-        would be a 429.
+    def short_of(self, cost: int, now: float) -> bool:
+        """Whether it cannot take `cost` more tokens, or one more request, by what is known.
+
+        Requests: the learned window (`aoai_fallbacks._window`). Tokens: the
+        last remaining-tokens seen within a minute, less the tokens of the
+        requests in flight (the backend may not have counted them yet, see
+        the module's docstring).
         """
+        if self.window.room(now) <= 0:
+            return True
         if now - self.quota_seen >= QUOTA_FRESH_FOR:
             return False
-        requests = self.remaining_requests
-        if requests is not None and requests <= len(self.pending):
-            return True
         tokens = self.remaining_tokens
         return tokens is not None and tokens - self.pending_tokens < max(cost, 1)
 
@@ -197,35 +202,66 @@ class BackendHealth:
 
     # -- writing ---------------------------------------------------------------
 
-    def take(self, cost: int, now: float, probe_timeout: float) -> None:
-        """Count one request handed out by `select` as in flight.
+    def take(self, cost: int, now: float, probe_timeout: float, *, trial: bool = False) -> float:
+        """Count one request handed out by `select` as in flight, and in its window.
 
         Entries older than `probe_timeout` (an attempt's whole timeout) are
         dropped first: their callers vanished without a verdict, and a leak
-        must not keep the backend gated for ever.
+        must not keep the backend gated for ever. `trial`: the request asks
+        at the 1 s window's pace (`Window.may_try_short`). Returns the time the
+        request is known by (`Window.charge`).
         """
         pending = self.pending
         while pending and now - pending[0][0] >= probe_timeout:
             self.pending_tokens -= pending.popleft()[1]
-        pending.append((now, cost))
+        sent = self.window.charge(now)
+        pending.append((sent, cost))
         self.pending_tokens += cost
+        if trial:
+            self.window.trial = sent
+        return sent
 
-    def release(self) -> None:
-        """A request handed out ended without a verdict: it is no longer in flight."""
-        self._settle()
+    def release(self, sent_at: float | None = None) -> None:
+        """A request handed out ended without a verdict: it is no longer in flight.
 
-    def _settle(self) -> None:
-        """One request in flight came back. Which one is not known: answers come back
-        roughly in the order sent, so the oldest is taken."""
-        if self.pending:
-            self.pending_tokens -= self.pending.popleft()[1]
-
-    def record(self, verdict: Verdict, now: float, settings: HealthSettings) -> float | None:
-        """Apply one verdict; return the cooldown it started (seconds), if any.
-
-        Returns None too when the verdict changed no cooldown.
+        It may have been charged, so it stays in the window (a trial is over).
         """
-        self._settle()
+        sent = self._settle(sent_at)
+        if sent is not None and self.window.trial == sent:
+            self.window.trial = None
+
+    def _settle(self, sent_at: float | None) -> float | None:
+        """One request in flight came back: the one sent at `sent_at`, if known, else the
+        oldest (answers come back roughly in the order sent). Its send time, if any."""
+        pending = self.pending
+        if not pending:
+            return sent_at
+        if sent_at is not None:
+            for index, (at, cost) in enumerate(pending):
+                if at == sent_at:
+                    del pending[index]
+                    self.pending_tokens -= cost
+                    return at
+            return sent_at  # presumed lost already, and dropped
+        at, cost = pending.popleft()
+        self.pending_tokens -= cost
+        return at
+
+    def record(
+        self,
+        verdict: Verdict,
+        now: float,
+        settings: HealthSettings,
+        sent_at: float | None = None,
+    ) -> float | None:
+        """Apply one verdict on the request sent at `sent_at`; return the cooldown it started.
+
+        Returns None when the verdict changed no cooldown. Without `sent_at`,
+        the oldest request in flight is taken to be the one answered (or, with
+        none in flight, one sent just now).
+        """
+        sent = self._settle(sent_at)
+        self._learn_window(verdict, now, now if sent is None else sent)
         if verdict.remaining_tokens is not None or verdict.remaining_requests is not None:
             self.remaining_tokens = verdict.remaining_tokens
             self.remaining_requests = verdict.remaining_requests
@@ -240,7 +276,7 @@ class BackendHealth:
         elif outcome is Outcome.THROTTLED:
             self.throttled += 1
             self._close()
-            cooldown = self._cool(settings.cooldown(verdict.retry_after), now)
+            cooldown = self._cool(settings.cooldown(self._throttled_for(verdict, now)), now)
         elif outcome is Outcome.FAILED:
             self.failed += 1
             self._fail(now, settings)
@@ -255,6 +291,37 @@ class BackendHealth:
             self.rejected += 1
             self._close()
         return cooldown
+
+    def _learn_window(self, verdict: Verdict, now: float, sent: float) -> None:
+        window = self.window
+        outcome = verdict.outcome
+        unsure = sum(1 for at, _ in self.pending if at < sent)  # sent before it, unanswered
+        if outcome is Outcome.THROTTLED:
+            requests = verdict.remaining_requests
+            if requests is not None and requests > 0:  # the token limit refused it
+                window.refund(sent)
+            else:
+                window.refused(
+                    sent, now, verdict.retry_after, exact=verdict.retry_exact, unsure=unsure
+                )
+        elif outcome is Outcome.FAILED or outcome is Outcome.MISCONFIGURED:
+            if outcome is Outcome.MISCONFIGURED or verdict.reason == "connect":
+                window.refund(sent)  # never charged: refused before, or never arrived
+            if window.trial == sent:
+                window.trial = None
+        else:  # the backend admitted it, answered or not
+            window.answered(sent, verdict.remaining_requests, now, unsure)
+
+    def _throttled_for(self, verdict: Verdict, now: float) -> float | None:
+        """Seconds a 429 asks for: its hint if exact; else the learned window's next free
+        slot, when sooner than a whole-second hint or when there is no hint at all."""
+        hint = verdict.retry_after
+        if hint is not None and verdict.retry_exact:
+            return hint
+        frees = next(self.window.frees(now), None) if self.window.capacity is not None else None
+        if frees is None or frees <= now:  # it does not know, or it was wrong: trust the hint
+            return hint
+        return frees - now if hint is None else min(hint, frees - now)
 
     def _close(self) -> None:
         self.mode = "closed"

@@ -8,19 +8,26 @@ The rules, in order (DESIGN, "Selection"):
 2. Priority groups: the lowest priority number with a usable backend wins,
    so provisioned throughput (priority 1) is used before pay-as-you-go.
 3. Within the group: weighted random, with the injected `random.Random`,
-   among the backends not gated (`aoai_fallbacks._health`) and those
-   recovering (out of a cooldown or an open circuit) with no request in
-   flight, which this request then probes. Backends known to have no room
-   for the request's `cost` are probed only when no one else in the group
-   can take it; a gated backend with a request in flight is skipped.
+   among the backends with room in their learned window
+   (`aoai_fallbacks._window`) and those recovering (out of a cooldown or an
+   open circuit, their window unknown) with no request in flight, which this
+   request then probes. Backends short of tokens, or full with no known time
+   when they free, are probed only when no one else in the group can take it;
+   a gated backend with a request in flight is skipped. A full backend whose
+   window is unproven is asked once at a 1 s window's pace, when that comes
+   a second or more before its 10 s slot.
+4. The line: a request behind others that wait (`ahead`) takes a backend
+   only when there is room for all of them and it too; else it waits for
+   the slot after theirs.
 
-So a request never waits while some backend is open or free to probe, and a
-backend likely to refuse sees one request at a time, not the whole crowd.
+So a request never waits while some backend has room that nobody before it
+in line is owed, and a backend likely to refuse sees one request at a time.
 
-When nothing is usable the answer is `Wait`: the seconds until the earliest
-backend not excluded recovers (cooldown, open circuit or quarantine ends)
-or, when that is a gated backend whose probe is out, a short random poll
-(so the waiters come back one by one, not all at once); None when every
+When nothing is usable the answer is `Wait`: the seconds until the slot this
+request is owed frees, counting every backend's slots in time order (a
+cooldown, open circuit or quarantine ending; a request of ours leaving a full
+window) or, when that is a gated backend whose probe is out, a short random
+poll (so the waiters come back one by one, not all at once); None when every
 backend is excluded and none will. A caller whose `patience` (what is left
 of its wait budget) is shorter than that wait is handed a gated backend
 with its probe out rather than nothing: a likely 429 beats a certain error.
@@ -28,17 +35,21 @@ with its probe out rather than nothing: a likely 429 beats a certain error.
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Collection, Sequence
+from collections import deque
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from aoai_fallbacks._health import PROBE_POLL, BackendHealth
+from aoai_fallbacks._window import SHORT
 
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
 
-__all__ = ["Entry", "SelectionPolicy", "Wait"]
+__all__ = ["Choice", "Entry", "SelectionPolicy", "Wait"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,14 @@ class Entry:
     health: BackendHealth
 
 
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The entry the next attempt goes to; `trial`: it asks at a 1 s window's pace."""
+
+    entry: Entry
+    trial: bool
+
+
 class SelectionPolicy:
     """Priority groups per tier, precomputed once: `choose` runs on every attempt."""
 
@@ -82,51 +101,83 @@ class SelectionPolicy:
         cost: int,
         probe_timeout: float,
         patience: float,
-    ) -> Entry | Wait:
-        """The entry to try next (counted as sent; a gated one as its probe), or how long to wait."""
+        ahead: int = 0,
+    ) -> Choice | Wait:
+        """The entry to try next (a gated one as its probe), or how long to wait.
+
+        `ahead`: requests already waiting in line before this one; it takes a
+        backend now only if there is room for them too, and otherwise waits
+        for the slot after theirs.
+        """
         tiers = (self._large,) if large else (self._base, self._large)
+        first: list[Entry] = []  # the first group's backends that can take a request now
+        trials: set[int] = set()  # ids of those asked at a 1 s window's pace
         crowded: list[Entry] = []  # the first group's gated backends whose probe is out
+        open_now = 0.0  # requests all backends can take now
+        # (when, polling, a guess) each backend can take one more request
+        later: list[Iterator[Slot]] = []
+        poll: float | None = None  # drawn once, and only if a probe is out
         for groups in tiers:
             for group in groups:
-                pool: list[Entry] = []  # open, or recovering with no probe out yet
+                pool: list[Entry] = []  # room, or recovering with no probe out yet
                 short: list[Entry] = []  # no known room, no probe out yet
                 busy: list[Entry] = []  # gated, a request in flight
                 for e in group:
-                    health = e.health
-                    if e.backend.name in exclude or not health.selectable(now):
+                    if e.backend.name in exclude:
                         continue
+                    health = e.health
+                    if not health.selectable(now):
+                        later.append(_after(health, health.ready_at(now)))
+                        continue
+                    window = health.window
+                    room = window.room(now)
                     lacks_room = health.short_of(cost, now)
                     if not (lacks_room or health.recovering()):
                         pool.append(e)
+                        open_now += room
+                        later.append(_then(window.frees(now), after=int(min(room, ahead + 1))))
+                    elif room <= 0 and (frees := next(window.frees(now), None)) is not None:
+                        # Full, and the window says when it frees: no probe needed. But
+                        # a second or more of waiting may be a 1 s window's: ask once.
+                        short_room = window.short_room_at(now)
+                        if short_room is not None and frees - short_room >= SHORT:
+                            if short_room <= now:
+                                short.append(e)
+                                trials.add(id(e))
+                                open_now += 1
+                            else:
+                                later.append(iter(((short_room, False, True),)))
+                        later.append(_then(window.frees(now)))
                     elif not health.probe_free(now, probe_timeout):
                         busy.append(e)
+                        if poll is None:
+                            poll = self._rng.uniform(*PROBE_POLL)
+                        later.append(
+                            iter(((health.probe_back(now, probe_timeout, poll), True, False),))
+                        )
                     elif lacks_room:
                         short.append(e)
+                        open_now += 1
                     else:
                         pool.append(e)
-                if pool or short:
-                    chosen = self._draw(pool or short)
-                    chosen.health.take(cost, now, probe_timeout)
-                    return chosen
+                        open_now += 1
+                if not first and (pool or short):
+                    first = pool or short
                 crowded = crowded or busy
-        poll = self._rng.uniform(*PROBE_POLL)
-        ready = [
-            # (when, polling): a backend selectable now but not chosen has a request
-            # in flight that its gate waits for; the others wait for a known time.
-            (e.health.ready_at(now, probe_timeout, poll), e.health.selectable(now))
-            for groups in tiers
-            for group in groups
-            for e in group
-            if e.backend.name not in exclude
-        ]
-        if not ready:
+        if first and open_now > ahead:
+            chosen = self._draw(first)
+            return Choice(chosen, trial=id(chosen) in trials)
+        merged = heapq.merge(*later)
+        slot = _nth(merged, int(max(ahead - open_now, 0)))
+        if slot is not None and slot[2] and slot[0] - now > patience:
+            # Too far for this caller even to ask a 1 s window: say when a slot is sure.
+            slot = next((s for s in merged if not s[2]), slot)
+        if slot is None:
             return Wait(None)
-        when, polling = min(ready)
+        when, polling, _ = slot
         seconds = max(when - now, 0.0)
         if crowded and seconds > patience:
-            chosen = self._draw(crowded)
-            chosen.health.take(cost, now, probe_timeout)
-            return chosen
+            return Choice(self._draw(crowded), trial=False)
         return Wait(seconds, polling=polling)
 
     def _draw(self, pool: Sequence[Entry]) -> Entry:
@@ -134,6 +185,30 @@ class SelectionPolicy:
         if len(pool) == 1:
             return pool[0]
         return self._rng.choices(pool, weights=[e.backend.weight for e in pool])[0]
+
+
+Slot = tuple[float, bool, bool]
+"""(when, polling, a guess): when a backend can take one more request; whether that is
+a short poll while its probe is out; whether it only asks if its window is 1 s long."""
+
+
+def _after(health: BackendHealth, ready: float) -> Iterator[Slot]:
+    """When a backend out of rotation can take requests again: one probe when its
+    circuit closes, or as its window allows once its cooldown ends."""
+    if health.mode != "closed" or health.window.capacity is None:
+        return iter(((ready, False, False),))
+    return _then(health.window.frees(ready))
+
+
+def _then(frees: Iterator[float], *, after: int = 0, horizon: int = 1024) -> Iterator[Slot]:
+    """`frees` as slots, less the first `after` (counted as open now)."""
+    return ((when, False, False) for when in islice(frees, after, after + horizon))
+
+
+def _nth(slots: Iterator[Slot], index: int) -> Slot | None:
+    """The slot `index` places down the line, or the last one known if the line is shorter."""
+    last = deque(islice(slots, index + 1), maxlen=1)
+    return last.pop() if last else None
 
 
 def _groups(entries: Sequence[Entry]) -> tuple[tuple[Entry, ...], ...]:

@@ -22,16 +22,33 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
-from aoai_fallbacks._clock import SYSTEM_CLOCK, Clock
+from aoai_fallbacks._clock import SYSTEM_CLOCK, Bell, Clock
 from aoai_fallbacks._health import BackendHealth, HealthSettings, State
 from aoai_fallbacks._log import logger
-from aoai_fallbacks._policy import Entry, SelectionPolicy, Wait
+from aoai_fallbacks._policy import Choice, Entry, SelectionPolicy, Wait
 from aoai_fallbacks.classify import Outcome, Verdict
 
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
 
-__all__ = ["BackendStatus", "Balancer", "Wait"]
+__all__ = ["BackendStatus", "Balancer", "Ticket", "Wait"]
+
+
+class Ticket:
+    """One request's place in the balancer's waiting line, and what it was last handed.
+
+    Made by `Balancer.ticket()` for each request (the transport makes one per
+    request it sends). With it, `select` serves waiting requests in the order
+    they began to wait, and rings the `bell` of the first in line when its
+    turn may have come early; `record` knows which attempt it answers.
+    """
+
+    __slots__ = ("bell", "sent_at")
+
+    def __init__(self) -> None:
+        self.bell = Bell()
+        self.sent_at: float | None = None
+        """When `select` last handed this request a backend."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +152,15 @@ class Balancer:
         )
         self._lock = threading.Lock()
         self._entries = {b.name: Entry(b, BackendHealth()) for b in self.backends}
+        self._line: list[Ticket] = []  # requests waiting for a backend, in arrival order
         self._policy = SelectionPolicy(
             list(self._entries.values()), random.Random() if rng is None else rng
         )
+
+    def ticket(self) -> Ticket:
+        """A place in line for one request: pass it to every `select`, `record` and
+        `release` of that request, and to `leave` when it is done."""
+        return Ticket()
 
     def select(
         self,
@@ -146,6 +169,7 @@ class Balancer:
         large: bool = False,
         cost: int = 0,
         patience: float = math.inf,
+        ticket: Ticket | None = None,
     ) -> Backend | Wait:
         """The backend for the next attempt, or how long until one may be available.
 
@@ -154,12 +178,23 @@ class Balancer:
         request's estimated tokens, to pass over backends known to be short.
         `patience`: seconds this caller may still wait; one that cannot wait
         for a probe's verdict gets the gated backend anyway rather than fail.
+        `ticket`: this request's place in line. A request that must wait joins
+        the line, and one behind others takes a backend only if there is room
+        for those before it too; without a ticket a caller neither waits in
+        line nor lets anyone go first.
+
         Every backend returned here counts as sent until its verdict: report
         it with `record` (or `release` it if the attempt was abandoned). A
         gated or half-open backend returned here is this caller's probe.
         """
         with self._lock:
             now = self.clock.monotonic()
+            line = self._line
+            if ticket is None:
+                waiting, ahead = False, 0
+            else:
+                waiting = ticket in line
+                ahead = line.index(ticket) if waiting else len(line)
             choice = self._policy.choose(
                 now,
                 exclude=exclude,
@@ -167,21 +202,47 @@ class Balancer:
                 cost=cost,
                 probe_timeout=self._settings.probe_timeout,
                 patience=patience,
+                ahead=ahead,
             )
-            probing = isinstance(choice, Entry) and choice.health.mode != "closed"
+            if isinstance(choice, Choice):
+                entry = choice.entry
+                probing = entry.health.mode != "closed"
+                sent = entry.health.take(
+                    cost, now, self._settings.probe_timeout, trial=choice.trial
+                )
+                if ticket is not None:
+                    ticket.sent_at = sent
+                    if waiting:
+                        line.remove(ticket)
+                        self._ring_first()  # the next in line may have room too
+            elif ticket is not None and not waiting and choice.seconds is not None:
+                line.append(ticket)
+                if len(line) > 1:
+                    self._ring_first()  # room this one saw is theirs: they may be asleep
         if isinstance(choice, Wait):
             return choice
         if probing:
             logger.info(
-                "backend %s: half-open, sending one request as a probe", choice.backend.label
+                "backend %s: half-open, sending one request as a probe", entry.backend.label
             )
-        return choice.backend
+        return entry.backend
 
-    def record(self, backend: Backend, verdict: Verdict) -> float | None:
+    def leave(self, ticket: Ticket) -> None:
+        """The request is done (answered, failed or cancelled): out of line if it was in it."""
+        with self._lock:
+            if ticket in self._line:
+                self._line.remove(ticket)
+                self._ring_first()
+
+    def record(
+        self, backend: Backend, verdict: Verdict, ticket: Ticket | None = None
+    ) -> float | None:
         """Learn from one attempt's verdict; return the cooldown it started, in seconds.
 
         The cooldown (None if none) is Retry-After with default, floor and cap
-        applied: what the transport's log line should say.
+        applied: what the transport's log line should say. `ticket`: the
+        request's, so the attempt answered is known (else the oldest in flight
+        to that backend is taken).
         """
         entry = self._entry(backend)
         health = entry.health
@@ -190,8 +251,9 @@ class Balancer:
             was_half_open = health.half_open(now)
             mode_before = health.mode
             failures = health.failures + 1
-            cooldown = health.record(verdict, now, self._settings)
+            cooldown = health.record(verdict, now, self._settings, _sent(ticket))
             mode_after = health.mode
+            self._ring_first()
         if verdict.outcome is Outcome.MISCONFIGURED:
             logger.warning(
                 "backend %s is misconfigured (%s): quarantined for %.0f s; "
@@ -215,7 +277,7 @@ class Balancer:
             )
         return cooldown
 
-    def release(self, backend: Backend) -> None:
+    def release(self, backend: Backend, ticket: Ticket | None = None) -> None:
         """Give back a selection that got no verdict (e.g. a cancelled request).
 
         It no longer counts as in flight, and a gated or half-open backend's
@@ -223,7 +285,17 @@ class Balancer:
         """
         entry = self._entry(backend)
         with self._lock:
-            entry.health.release()
+            entry.health.release(_sent(ticket))
+            self._ring_first()
+
+    def _ring_first(self) -> None:
+        """Wake the first request in line: what just happened may have made room for it.
+
+        It looks at the board and, if a backend can take it, takes it and
+        rings the next in line; if not, it sleeps until its slot. (Under the lock.)
+        """
+        if self._line:
+            self._line[0].bell.ring()
 
     def snapshot(self) -> list[BackendStatus]:
         """Every backend's state, cooldown, counters and last quota, in configuration order."""
@@ -259,6 +331,10 @@ class Balancer:
     def __repr__(self) -> str:
         names = ", ".join(e.backend.label for e in self._entries.values())
         return f"Balancer([{names}], wait_budget={self.wait_budget:g})"
+
+
+def _sent(ticket: Ticket | None) -> float | None:
+    return None if ticket is None else ticket.sent_at
 
 
 def _refuse(message: str) -> NoReturn:

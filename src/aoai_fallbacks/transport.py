@@ -87,6 +87,7 @@ class _Journey:
     def __init__(self, balancer: Balancer, request: httpx.Request) -> None:
         self.balancer = balancer
         self.request = request
+        self.ticket = balancer.ticket()
         self.started = balancer.clock.monotonic()
         self.cost = estimate_tokens(request.content)
         self.exclude: set[str] = set()
@@ -102,7 +103,11 @@ class _Journey:
         """
         left = self.balancer.wait_budget - (self.balancer.clock.monotonic() - self.started)
         choice = self.balancer.select(
-            exclude=self.exclude, large=self.large, cost=self.cost, patience=left
+            exclude=self.exclude,
+            large=self.large,
+            cost=self.cost,
+            patience=left,
+            ticket=self.ticket,
         )
         if not isinstance(choice, Wait):
             if self._story is not None:
@@ -160,8 +165,16 @@ class _Journey:
     def _has_large(self) -> bool:
         return any(b.tier == "large" for b in self.balancer.backends)
 
+    def release(self, backend: Backend) -> None:
+        """The attempt was abandoned (cancelled, or an error of ours): no verdict."""
+        self.balancer.release(backend, self.ticket)
+
+    def leave(self) -> None:
+        """The request is over: give up its place in line, if it has one."""
+        self.balancer.leave(self.ticket)
+
     def _learn(self, backend: Backend, verdict: Verdict) -> None:
-        cooldown = self.balancer.record(backend, verdict)
+        cooldown = self.balancer.record(backend, verdict, self.ticket)
         self.attempts.append(
             Attempt(backend.name, verdict.outcome.value, verdict.reason, verdict.status)
         )
@@ -198,7 +211,9 @@ class _Journey:
 
     def cut(self, backend: Backend, error: BaseException) -> StreamInterruptedError:
         """A stream broke after it started: record, cool, and name the backend in the error."""
-        self.balancer.record(backend, classify_failure("stream", retry_after=STREAM_CUT_COOLDOWN))
+        self.balancer.record(
+            backend, classify_failure("stream", retry_after=STREAM_CUT_COOLDOWN), self.ticket
+        )
         message = (
             f"the stream from backend {backend.label} broke after it had started "
             f"({_reason(error)}); not retried, since part of the answer was already delivered"
@@ -297,18 +312,21 @@ class BalancingTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
         clock = self.balancer.clock
+        journey = _Journey(self.balancer, request)
         with clock.busy():
-            journey = _Journey(self.balancer, request)
-            while True:
-                step = journey.next()
-                if isinstance(step, float):
-                    clock.sleep(step)
-                elif isinstance(step, httpx.Response):
-                    return step
-                else:
-                    answer = self._attempt(journey, step)
-                    if answer is not None:
-                        return answer
+            try:
+                while True:
+                    step = journey.next()
+                    if isinstance(step, float):
+                        clock.sleep(step, journey.ticket.bell)
+                    elif isinstance(step, httpx.Response):
+                        return step
+                    else:
+                        answer = self._attempt(journey, step)
+                        if answer is not None:
+                            return answer
+            finally:
+                journey.leave()
 
     def _attempt(self, journey: _Journey, backend: Backend) -> httpx.Response | None:
         try:
@@ -325,7 +343,7 @@ class BalancingTransport(httpx.BaseTransport):
             journey.failed(backend, error)
             return None
         except BaseException:
-            self.balancer.release(backend)
+            journey.release(backend)
             raise
         if journey.answered(backend, response, None if response.is_success else body):
             return _named(response, backend)
@@ -363,18 +381,21 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
         clock = self.balancer.clock
+        journey = _Journey(self.balancer, request)
         with clock.busy():
-            journey = _Journey(self.balancer, request)
-            while True:
-                step = journey.next()
-                if isinstance(step, float):
-                    await clock.asleep(step)
-                elif isinstance(step, httpx.Response):
-                    return step
-                else:
-                    answer = await self._attempt(journey, step)
-                    if answer is not None:
-                        return answer
+            try:
+                while True:
+                    step = journey.next()
+                    if isinstance(step, float):
+                        await clock.asleep(step, journey.ticket.bell)
+                    elif isinstance(step, httpx.Response):
+                        return step
+                    else:
+                        answer = await self._attempt(journey, step)
+                        if answer is not None:
+                            return answer
+            finally:
+                journey.leave()
 
     async def _attempt(self, journey: _Journey, backend: Backend) -> httpx.Response | None:
         try:
@@ -394,7 +415,7 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
             journey.failed(backend, error)
             return None
         except BaseException:
-            self.balancer.release(backend)
+            journey.release(backend)
             raise
         if journey.answered(backend, response, None if response.is_success else body):
             return _named(response, backend)

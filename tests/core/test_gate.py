@@ -79,24 +79,34 @@ def test_a_straggler_success_during_the_cooldown_does_not_open_the_gate(
 
 def test_known_zero_remaining_lets_one_probe_through(single: Balancer) -> None:
     first = single.backends[0]
-    single.record(first, ok(requests=0))
+    single.record(
+        first, ok(requests=0)
+    )  # full, and nothing of ours in it: when it frees is unknown
     assert pick(single) == "01"  # the window may have moved on: one request finds out
     assert polls(single.select())
-    single.record(first, ok(requests=3))  # it had room: open for what the room allows
+    single.record(first, ok(requests=3))  # it had room: 3 after the probe, 4 in a window
     assert [pick(single) for _ in range(3)] == ["01", "01", "01"]
-    assert polls(single.select())  # 3 remaining, 3 in flight: no room left
+    # Full again, and every request in the window is ours: the first frees 10 s after it
+    # was sent, unless the window is 1 s long, which one request asks after a second.
+    assert single.select() == Wait(pytest.approx(1.005))
 
 
-def test_room_is_what_remains_minus_what_is_in_flight(single: Balancer) -> None:
+def test_room_is_what_the_window_holds_less_what_was_sent_since(
+    single: Balancer, clock: FakeClock
+) -> None:
     first = single.backends[0]
+    single.record(first, throttled(retry_after_ms="10000"))  # a 10 s window: no 1 s question
+    clock.advance(10)
     single.record(first, ok(requests=2))
     assert pick(single) == "01"
     assert pick(single) == "01"
-    assert polls(single.select())
-    single.record(first, ok(requests=1))  # one came back: 1 left, 1 still in flight
-    assert polls(single.select())
-    single.record(first, ok(requests=1))  # the other: 1 left, none in flight
+    clock.advance(0.5)
+    assert single.select() == Wait(pytest.approx(9.55))  # full until the first leaves the window
+    single.record(first, ok(requests=1))  # the first: charged with nothing before it, 1 left
+    assert single.select() == Wait(pytest.approx(9.55))  # the second took that one
+    single.record(first, ok(requests=1))  # the second says 1 left after it: there is room
     assert pick(single) == "01"
+    assert single.select() == Wait(pytest.approx(9.55))
 
 
 def test_known_tokens_minus_those_in_flight_gate_by_cost(single: Balancer) -> None:

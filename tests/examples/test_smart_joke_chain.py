@@ -24,8 +24,9 @@ def test_runs_as_is_on_the_built_in_emulator(tmp_path: Path) -> None:
     assert [line[:11] for line in jokes] == ["[backend 01"] * 3 + ["[backend 02"] * 3 + [
         "[backend 03"
     ] * 3
-    assert "backend 01 (gpt-35-turbo) throttled for" in done.stderr
-    assert "switching to backend 02 (gpt-35-turbo)" in done.stderr
+    # Each answer says how much of its window is left: a full one is passed over
+    # without a 429 to find out.
+    assert "throttled" not in done.stderr
 
 
 def test_every_joke_is_told_when_every_backend_is_throttled_in_turn() -> None:

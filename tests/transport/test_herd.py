@@ -1,11 +1,12 @@
 """The thundering herd: a crowd waiting on throttled backends must not wake up into a pile of 429s.
 
-Every backend is throttled when 50 requests arrive together, and each admits
-one request per 10 s window. Before the gate, each cooldown's end woke the
-whole crowd at once, one request got the freed slot and every other one got
-a 429 (and cooled the backend again). Now one request probes a recovering
-backend while the rest wait, so the emulator sees about one 429 per backend
-per window, however many requests are waiting.
+Every backend is full when 50 requests arrive together, and each admits one
+request per 10 s window. Before the gate, each cooldown's end woke the whole
+crowd at once, one request got the freed slot and every other one got a 429.
+Then one request probed a recovering backend while the rest waited: about one
+429 per backend per window. Now the balancer knows each window (the answers'
+remaining counts and its own requests in it) and sends each request when a
+slot frees: the crowd is served at the quota's pace without a single 429.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ CROWD = 50
 
 
 @pytest.mark.parametrize("latency", [0.0, 0.02], ids=["fast machine", "slow machine"])
-def test_a_waiting_crowd_gets_about_one_429_per_backend_per_window(
+def test_a_waiting_crowd_is_served_at_the_quotas_pace_without_a_429(
     clock: FakeClock, latency: float
 ) -> None:
     # `latency` is real time each answer takes: a slow or busy machine. Time on
@@ -49,10 +50,10 @@ def test_a_waiting_crowd_gets_about_one_429_per_backend_per_window(
     assert outcomes.count("ok") == CROWD  # an unlimited budget: every request answered
     assert stats.served == CROWD + 3  # none answered twice, none lost
     assert stats.requests == stats.served + stats.throttled
-    # Served at exactly the pace the quota allows: 3 a window, the last in the 17th.
-    assert elapsed == pytest.approx(math.ceil(CROWD / 3) * WINDOW, abs=0.5)
-    windows = elapsed / WINDOW + 1
-    assert stats.throttled <= 3 * windows, (stats.throttled, windows)
+    # Served at the pace the quota allows: 3 a window, the last in the 17th (each
+    # slot taken a hair after it frees, 0.5% of the window, as a margin for the wire).
+    assert elapsed == pytest.approx(math.ceil(CROWD / 3) * WINDOW, rel=0.01)
+    assert stats.throttled <= 3  # one per backend, asked once whether its window is 1 s
 
 
 def test_a_crowd_with_a_short_budget_ends_in_answers_or_clear_errors(clock: FakeClock) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import openai
 import pytest
@@ -96,20 +97,20 @@ def test_bind_tools_and_structured_output(clock: FakeClock) -> None:
 
 
 def test_what_a_langchain_user_catches_when_every_backend_is_busy(clock: FakeClock) -> None:
-    small = DeploymentConfig("gpt-35-turbo", tpm=1_000)  # one request per 10 s
+    small = DeploymentConfig("gpt-35-turbo", tpm=1_000, remaining_headers="off")  # one a 10 s
     with run_emulator(2, [small], clock=clock) as emu:
-        balancer = Balancer(backends_of(emu), clock=clock, wait_budget=0)
+        balancer = Balancer(backends_of(emu), clock=clock, wait_budget=0, rng=random.Random(1))
         model = balanced_chat_model(balancer=balancer, max_tokens=20)
         model.invoke("one")
         model.invoke("two")
         with pytest.raises(openai.RateLimitError) as caught:
             model.invoke("three")
         error = caught.value
-        assert error.response.headers["retry-after"] == "10"  # what any 429 handler reads
+        assert error.response.headers["retry-after"] == "11"  # what any 429 handler reads
         assert [a["outcome"] for a in error.body["error"]["attempts"]] == ["throttled"] * 2
         ours = NoBackendAvailableError.find(error)
         assert ours is not None
-        assert ours.retry_after == pytest.approx(10.0)
+        assert ours.retry_after == pytest.approx(10.05)  # a 10 s window, a hair for the wire
         assert [a.outcome for a in ours.attempts] == ["throttled", "throttled"]
 
 

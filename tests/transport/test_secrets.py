@@ -27,7 +27,7 @@ def test_no_key_anywhere_a_user_or_an_operator_can_see(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger: ours, openai's, httpx's
-    small = DeploymentConfig("gpt-35-turbo", tpm=1_000)
+    small = DeploymentConfig("gpt-35-turbo", tpm=1_000, remaining_headers="off")
     with run_emulator(3, [small], clock=clock, keys=[*KEYS, "emulator-key-3"]) as emu:
         backends = backends_of(emu, AOAI_KEY_03=WRONG)
         balancer = Balancer(backends, clock=clock, wait_budget=0)

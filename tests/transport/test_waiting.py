@@ -25,8 +25,10 @@ def test_waits_for_the_first_recovery_within_the_budget(clock: FakeClock) -> Non
         client = balanced_openai_client(balancer=balancer)
         assert {ask(client), ask(client)} == {"01", "02"}
         clock.advance(4.0)
-        assert ask(client) in {"01", "02"}  # both 429 (6 s left), one wait, then an answer
-        assert clock.slept == [pytest.approx(6.0)]
+        # Both full: each is asked once whether its window is 1 s (a 429, 6 s left), then
+        # one wait until the first request leaves its window (a hair after), then an answer.
+        assert ask(client) in {"01", "02"}
+        assert clock.slept == [pytest.approx(6.05)]
         stats = emu.stats("gpt-35-turbo")
         assert (stats.served, stats.throttled) == (3, 2)
 
@@ -45,13 +47,13 @@ def test_beyond_the_budget_raises_with_retry_after_and_every_attempt(
             ask(client)
         error = caught.value
         assert isinstance(error, openai.RateLimitError)
-        assert error.retry_after == pytest.approx(8.0)
+        assert error.retry_after == pytest.approx(8.05)
         assert sorted((a.backend, a.outcome, a.status) for a in error.attempts) == [
             ("01", "throttled", 429),
             ("02", "throttled", 429),
         ]
-        assert error.response.headers["retry-after"] == "8"
-        assert error.response.headers["retry-after-ms"] == "8000"
+        assert error.response.headers["retry-after"] == "9"
+        assert error.response.headers["retry-after-ms"] == "8050"
         assert clock.slept == []
         assert emu.stats("gpt-35-turbo").requests == 4
         assert any(r.levelno == logging.ERROR for r in caplog.records)
@@ -62,11 +64,10 @@ def test_when_nothing_is_usable_no_backend_is_even_asked(clock: FakeClock) -> No
         balancer = Balancer(backends_of(emu), clock=clock, wait_budget=1.0)
         client = balanced_openai_client(balancer=balancer)
         ask(client)
-        ask(client)
-        with pytest.raises(NoBackendAvailableError):
-            ask(client)
-        with pytest.raises(NoBackendAvailableError) as caught:
-            ask(client)  # both are cooling: fail fast without a round trip
-        assert caught.value.attempts == ()
-        assert caught.value.retry_after == pytest.approx(10.0)
-        assert emu.stats("gpt-35-turbo").requests == 4
+        ask(client)  # each answer said its window is full: its first slot frees in 10 s
+        for _ in range(2):
+            with pytest.raises(NoBackendAvailableError) as caught:
+                ask(client)  # both are full: fail fast without a round trip
+            assert caught.value.attempts == ()
+            assert caught.value.retry_after == pytest.approx(10.05)
+        assert emu.stats("gpt-35-turbo").requests == 2

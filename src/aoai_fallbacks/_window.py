@@ -1,0 +1,226 @@
+"""What the balancer learns of one deployment's request window from what it sent and heard.
+
+Azure admits a deployment's requests over a sliding window of 1 s or 10 s and
+charges each one on arrival: a request charged at ``t`` holds its slot until
+``t + window``. The balancer sees every request it sends there, so once it
+knows the window's length and how many requests fit in it, it knows when each
+slot frees, to the millisecond, whatever the backend's 429s say (a
+whole-second ``Retry-After``, rounded up, or none at all), and without waiting
+for an answer to learn that the next request fits.
+
+Learned, never configured:
+
+* **capacity**, the requests per window left to this balancer: each answer's
+  ``x-ratelimit-remaining-requests`` plus the requests sent within one window
+  before it (so what other clients of the same deployment spend is left out
+  by itself); a refusal sets it to what was in the window when it came.
+  Unknown (None) until the first of either: the model then holds nothing back.
+* **length**: 10 s, Azure's usual window, until evidence says 1 s. A backend
+  whose next slot is a second or more away, while requests wait, is asked once
+  at the 1 s window's pace; an answer proves the shorter window, a refusal
+  the longer one. A refusal whose exact wait outlasts a 1 s window (or any
+  refusal the 1 s model did not expect) puts it back to 10 s.
+
+Every refusal the model did not foresee corrects it, so when other clients
+share the quota it predicts less well but never worse than not predicting.
+
+Not thread-safe by itself: `aoai_fallbacks.balancer.Balancer` holds its lock.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from collections.abc import Iterator
+
+__all__ = ["LONG", "SHORT", "Window"]
+
+LONG = 10.0
+"""Seconds of Azure's usual request window (RPM / 6 per 10 s)."""
+SHORT = 1.0
+"""Seconds of the short request window some deployments use."""
+RETAIN = 2 * LONG + 60.0
+"""Seconds a request's send time is kept: an answer up to a minute late still finds
+the requests sent within a window before it."""
+MARGIN = 0.005
+"""Share of the window first added to each predicted free time: a request is charged
+when it arrives, a little after it was sent, so its slot frees a little later."""
+TIE = 1e-6
+"""Seconds within which a send counts as at a window's edge: requests sent at one
+instant are told apart by a hair (`Window.charge`), and must still leave the
+window together."""
+MAX_MARGIN = 0.05
+"""The most that margin grows to, as a share of the window, when requests arrive early."""
+
+
+class Window:
+    """One deployment's sliding request window as seen from this balancer."""
+
+    __slots__ = (
+        "_bounds",
+        "_floor",
+        "_head",
+        "_sent",
+        "capacity",
+        "length",
+        "margin",
+        "settled",
+        "trial",
+    )
+
+    def __init__(self) -> None:
+        self._sent: list[float] = []  # send times, ascending; live from _head on
+        self._head = 0
+        self.capacity: int | None = None
+        self.length = LONG
+        self.margin = MARGIN  # share of the window added to each predicted free time
+        self.settled = False  # the length is proven (or was corrected) by an answer
+        self.trial: float | None = None  # send time of the request asking at the 1 s pace
+        self._floor = 0  # the most of ours this window was seen to admit at once
+        self._bounds: deque[int] = deque(maxlen=7)  # the capacity is at least each of these
+
+    # -- what was sent --------------------------------------------------------
+
+    def charge(self, at: float) -> float:
+        """A request was handed to this backend at `at` (counted until refunded).
+
+        Returns the time it is known by: `at`, or a hair later if another was
+        sent at the same instant (a simulated clock), so that every request
+        has its own place in the order of sending.
+        """
+        sent = self._sent
+        if len(sent) > self._head and at <= sent[-1]:
+            at = math.nextafter(sent[-1], math.inf)
+        sent.append(at)
+        return at
+
+    def refund(self, at: float) -> None:
+        """The request sent at `at` was not charged (refused, or never arrived)."""
+        index = bisect.bisect_left(self._sent, at, self._head)
+        if index < len(self._sent) and self._sent[index] == at:
+            del self._sent[index]
+
+    def _forget(self, now: float) -> None:
+        head = bisect.bisect_right(self._sent, now - RETAIN, self._head)
+        if head > 64 and head * 2 > len(self._sent):
+            del self._sent[:head]
+            head = 0
+        self._head = head
+
+    def _count(self, after: float, until: float) -> int:
+        """Requests sent in (after, until] (see `TIE` for `after`)."""
+        sent = self._sent
+        return bisect.bisect_right(sent, until, self._head) - bisect.bisect_right(
+            sent, after + TIE, self._head
+        )
+
+    def _since(self, after: float) -> int:
+        """Requests sent after `after` (a hair in the future included: see `charge`)."""
+        return len(self._sent) - bisect.bisect_right(self._sent, after + TIE, self._head)
+
+    # -- what the backend said ------------------------------------------------
+
+    def answered(self, at: float, remaining: int | None, now: float, unsure: int = 0) -> None:
+        """An answer to the request sent at `at`, with its remaining-requests header.
+
+        `unsure`: requests sent before it and not answered yet (they may still
+        be refused). When the backend counted what remains is not said (when
+        it charged the request, or when it answered), so each answer gives a
+        bound the capacity cannot be under: what remains plus the requests of
+        ours that were surely in the window then (sent before this one, still
+        in the window now, and admitted). The capacity is the largest of the
+        last few bounds, and never less than a window was seen to admit.
+        """
+        self._forget(now)
+        if self.trial == at:
+            self.trial = None
+            self.length, self.settled = SHORT, True
+        if now - at >= RETAIN - LONG:
+            return
+        window = self.length
+        self._floor = max(self._floor, self._count(at - window, at) - unsure)
+        if remaining is not None:
+            held = self._count(now - window, at) - unsure
+            self._bounds.append(remaining + max(held, 0))
+        if self._bounds:
+            self.capacity = max(max(self._bounds), self._floor)
+        elif self.capacity is not None:
+            self.capacity = max(self.capacity, self._floor)
+
+    def refused(
+        self, at: float, now: float, wait: float | None, *, exact: bool, unsure: int = 0
+    ) -> None:
+        """A 429 to the request sent at `at`; `wait` is its hint, `exact` if to the millisecond.
+
+        The request was not charged. What was in the window then is what fits,
+        less the `unsure` requests sent before it and not answered yet: they
+        may have been refused too.
+        """
+        self.refund(at)
+        self._forget(now)
+        was_trial = self.trial == at
+        if was_trial:
+            self.trial = None
+        held = self._count(at - self.length, at) - unsure
+        expected = self.capacity is None or held < self.capacity
+        if expected and exact and wait is not None and wait < self.length * MAX_MARGIN:
+            # Refused a moment before the slot it was sent for freed: the request
+            # reached the backend sooner than the one it replaced had. Leave more
+            # time; the capacity was right.
+            self.margin = min(self.margin + wait / self.length, MAX_MARGIN)
+            return
+        proves_long = exact and wait is not None and wait > SHORT  # no 1 s window says that
+        if self.length == SHORT and (was_trial or proves_long or (expected and not exact)):
+            self.length = LONG
+        if was_trial or proves_long:
+            self.settled = True
+        if held > 0 and now - at < RETAIN - LONG:  # none of ours held: others fill it
+            self.capacity = self._floor = held
+            self._bounds.clear()
+
+    # -- what it can take -----------------------------------------------------
+
+    def room(self, now: float) -> float:
+        """Requests it can take now (inf: capacity unknown, nothing held back)."""
+        if self.capacity is None:
+            return math.inf
+        self._forget(now)
+        return self.capacity - self._since(now - self._held_for())
+
+    def frees(self, start: float) -> Iterator[float]:
+        """The times, from `start` on, at which it can take one more request each.
+
+        As many `start`s as there is room then, then each in-window send's
+        expiry; ends when the sends it knows of run out (requests not yet
+        sent will free slots later still).
+        """
+        if self.capacity is None:
+            while True:
+                yield start
+        held_for = self._held_for()
+        first = bisect.bisect_right(self._sent, start - held_for + TIE, self._head)
+        live = self._sent[first:]
+        free = self.capacity - len(live)
+        for _ in range(max(free, 0)):
+            yield start
+        for sent in live[max(-free, 0) :]:
+            yield max(sent + held_for, start)
+
+    def _held_for(self) -> float:
+        """Seconds a request holds its slot, as far as sending goes: the window and the margin."""
+        return self.length * (1 + self.margin)
+
+    def short_room_at(self, now: float) -> float | None:
+        """When to ask once at the 1 s window's pace (`now` or later), None if not to.
+
+        Only while the length is unproven, with no such request out, and when
+        a 1 s window would have room for one more by then.
+        """
+        capacity = self.capacity
+        if self.settled or self.trial is not None or capacity is None or self.length != LONG:
+            return None
+        recent = self._since(now - SHORT)
+        if recent < capacity:
+            return now
+        return self._sent[len(self._sent) - capacity] + SHORT * (1 + self.margin)

@@ -1,0 +1,87 @@
+"""Waiting in line: a request that must wait is served in the order it began to wait."""
+
+from __future__ import annotations
+
+import pytest
+
+from aoai_fallbacks.balancer import Balancer, Ticket, Wait
+from aoai_fallbacks.testing import FakeClock
+
+from ._support import backend, ok, throttled
+from .conftest import MakeBalancer
+
+
+@pytest.fixture
+def full(make_balancer: MakeBalancer, clock: FakeClock) -> Balancer:
+    """One backend that takes 2 requests per 10 s window, both just taken."""
+    balancer = make_balancer([backend("01")])
+    first, second, third = (balancer.ticket() for _ in range(3))
+    for ticket in (first, second, third):
+        assert not isinstance(balancer.select(ticket=ticket), Wait)  # nothing known yet
+    only = balancer.backends[0]
+    balancer.record(only, ok(requests=1), first)
+    balancer.record(only, ok(requests=0), second)
+    balancer.record(only, throttled(retry_after_ms="10000"), third)  # a 10 s window, full
+    return balancer
+
+
+def listen(ticket: Ticket, name: str, rang: list[str]) -> None:
+    """Note `name` in `rang` at the next ring of the ticket's bell (rings before are spent)."""
+    while not ticket.bell.listen(lambda: rang.append(name)):
+        pass
+
+
+def wait_of(balancer: Balancer, ticket: Ticket) -> float:
+    choice = balancer.select(ticket=ticket)
+    assert isinstance(choice, Wait), choice
+    assert choice.seconds is not None
+    return choice.seconds
+
+
+def test_each_waiter_is_told_the_slot_after_those_before_it(full: Balancer) -> None:
+    first, second, third = (full.ticket() for _ in range(3))
+    assert wait_of(full, first) == pytest.approx(10.05)  # the first request leaves the window
+    assert wait_of(full, second) == pytest.approx(10.05)  # and the second, a hair later
+    assert wait_of(full, third) == pytest.approx(10.05)  # the last known slot: look again then
+
+
+def test_a_newcomer_does_not_take_a_slot_a_waiter_is_owed(
+    full: Balancer, clock: FakeClock
+) -> None:
+    first, second, newcomer = full.ticket(), full.ticket(), full.ticket()
+    wait_of(full, first)
+    wait_of(full, second)
+    clock.advance(10.05)  # both slots free while the two waiters sleep
+    assert isinstance(full.select(ticket=newcomer), Wait)  # behind them in line
+    assert full.select(ticket=second) == full.backends[0]  # room for the first too: go
+    assert full.select(ticket=first) == full.backends[0]
+    assert isinstance(full.select(ticket=newcomer), Wait)  # the window is full again
+
+
+def test_without_a_ticket_nobody_waits_in_line(full: Balancer, clock: FakeClock) -> None:
+    wait_of(full, full.ticket())
+    clock.advance(10.05)
+    assert full.select() == full.backends[0]  # no ticket: takes what is free, as before
+
+
+def test_the_first_in_line_is_woken_when_room_may_have_come(full: Balancer) -> None:
+    first, second = full.ticket(), full.ticket()
+    wait_of(full, first)
+    wait_of(full, second)
+    rang: list[str] = []
+    listen(first, "first", rang)
+    listen(second, "second", rang)
+    full.record(full.backends[0], ok(requests=1))  # a verdict: maybe room
+    assert rang == ["first"]
+
+
+def test_leaving_the_line_wakes_the_next(full: Balancer) -> None:
+    first, second = full.ticket(), full.ticket()
+    wait_of(full, first)
+    wait_of(full, second)
+    rang: list[str] = []
+    listen(second, "second", rang)
+    full.leave(first)  # e.g. its caller gave up
+    assert rang == ["second"]
+    full.leave(second)
+    full.leave(second)  # leaving twice is harmless

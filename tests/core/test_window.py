@@ -1,0 +1,107 @@
+"""The learned request window: when each slot frees, from what was sent and what came back."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from aoai_fallbacks._window import LONG, SHORT, Window
+
+T = 1_000.0
+
+
+def sent(window: Window, *times: float) -> list[float]:
+    return [window.charge(at) for at in times]
+
+
+def test_knows_nothing_and_holds_nothing_back_until_told() -> None:
+    window = Window()
+    sent(window, T, T, T)
+    assert window.capacity is None
+    assert window.room(T) == math.inf
+
+
+def test_capacity_is_what_remains_plus_what_was_surely_in_the_window() -> None:
+    window = Window()
+    first, _, third = sent(window, T, T + 1, T + 2)
+    window.answered(first, 7, now=T + 0.5, unsure=0)  # 7 left after 1 of ours
+    assert window.capacity == 8
+    window.answered(third, 5, now=T + 2.5, unsure=1)  # the second is still out: not sure of it
+    assert window.capacity == 8  # never less than a bound already seen
+    assert window.room(T + 2.5) == 5  # 8, less the three sent
+
+
+def test_a_full_window_frees_one_slot_as_each_of_its_requests_leaves() -> None:
+    window = Window()
+    times = sent(window, T, T + 1, T + 2)
+    window.answered(times[-1], 0, now=T + 2)
+    assert window.capacity == 3
+    assert window.room(T + 2) == 0
+    margin = LONG * window.margin
+    assert list(window.frees(T + 2)) == [at + LONG + margin for at in times]
+    assert window.room(T + LONG + 0.5) == 1  # the first has left
+
+
+def test_a_refusal_says_what_fits_but_one_with_nothing_of_ours_says_nothing() -> None:
+    window = Window()
+    (alone,) = sent(window, T)
+    window.refused(alone, T, 9.0, exact=True)
+    assert window.capacity is None  # others fill it: how much is ours to take is unknown
+    *_, c = sent(window, T + 1, T + 1, T + 1)
+    window.refused(c, T + 1, 9.0, exact=True, unsure=0)
+    assert window.capacity == 2
+    assert window.room(T + 1) == 0  # c was refunded: a and b hold the two slots
+
+
+def test_a_refusal_by_a_hair_moves_the_margin_not_the_capacity() -> None:
+    window = Window()
+    times = sent(window, T, T)
+    window.answered(times[1], 0, now=T)
+    assert window.capacity == 2
+    (late,) = sent(window, T + LONG + LONG * window.margin)
+    before = window.margin
+    window.refused(late, late, 0.02, exact=True)
+    assert window.capacity == 2
+    assert window.margin == pytest.approx(before + 0.02 / LONG)
+
+
+def test_a_second_of_waiting_asks_once_whether_the_window_is_one_second() -> None:
+    window = Window()
+    times = sent(window, T, T)
+    window.answered(times[1], 0, now=T)
+    assert window.length == LONG
+    assert window.short_room_at(T) == pytest.approx(T + SHORT * (1 + window.margin))
+    (trial,) = sent(window, T + 1.1)
+    window.trial = trial
+    assert window.short_room_at(T + 1.1) is None  # one question at a time
+    window.answered(trial, 0, now=T + 1.1)
+    assert (window.length, window.settled) == (SHORT, True)
+
+
+def test_a_refused_trial_proves_the_ten_second_window() -> None:
+    window = Window()
+    times = sent(window, T, T)
+    window.answered(times[1], 0, now=T)
+    (trial,) = sent(window, T + 1.1)
+    window.trial = trial
+    window.refused(trial, T + 1.1, 8.9, exact=True)
+    assert (window.length, window.settled) == (LONG, True)
+    assert window.short_room_at(T + 5) is None
+
+
+def test_an_exact_wait_longer_than_a_second_proves_the_ten_second_window() -> None:
+    window = Window()
+    *_, b = sent(window, T, T)
+    window.refused(b, T, 9.5, exact=True)
+    assert (window.length, window.settled) == (LONG, True)
+
+
+def test_requests_sent_at_one_instant_keep_their_order() -> None:
+    window = Window()
+    times = sent(window, T, T, T)
+    assert times[0] < times[1] < times[2]
+    assert all(at - T < 1e-9 for at in times)
+    window.answered(times[0], 2, now=T)  # 2 left after the first: capacity 3
+    assert window.capacity == 3
+    assert window.room(T + LONG * (1 + window.margin)) == 3  # all three leave it together
