@@ -4,6 +4,7 @@ whole windows, the dialect matrix and the targets judged from the numbers."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,7 @@ from aoai_fallbacks._bench.metrics import (
 )
 from aoai_fallbacks._bench.report import CLOSED_TARGETS, closed_markdown, closed_targets
 from aoai_fallbacks._bench.workload import prompts
+from aoai_fallbacks.cli import main
 from aoai_fallbacks.emulator import DeploymentConfig
 
 
@@ -153,6 +155,20 @@ def test_seconds_lost_between_windows_are_capacity_not_used() -> None:
     assert m.run.capacity_used == pytest.approx(278 / 300)
 
 
+def test_a_loop_stalled_after_its_last_answer_wasted_the_capacity_it_left_idle() -> None:
+    # one window's 30 answers, then 8 requests hang until the hard bound cuts them
+    setup = full_closed_setup(requests=38)
+    ms = DIALECTS[0]
+    records = _perfect_loop(full_closed_setup(requests=30))
+    records += [RequestRecord(30 + i, 4.01, None, UNFINISHED) for i in range(8)]
+    m = closed_metrics(setup, ms, "balancer", records, Attempts(38, 30))
+    bound = setup.deadline(ms)
+    assert bound == pytest.approx(2 * (38 / 3 + 1) + 30)
+    windows = int((bound - 1.0) // 10)  # 5 whole windows before the cut
+    assert m.run.capacity_used == pytest.approx(30 / (3 * 10 * windows))
+    assert m.throughput == pytest.approx(30 / bound)
+
+
 def test_the_dialect_matrix() -> None:
     assert [d.name for d in parse_dialects(None)] == [
         "ms",
@@ -261,3 +277,18 @@ def test_closed_markdown_has_every_run_and_the_balancers_targets() -> None:
     assert "| neighbour | balancer | 31 | 30 | 1 (RateLimitError 1) |" in text
     assert "| ms | 100.0%: met |" in text
     assert "1 of 31: **not met**" in text
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--dialects", "ms,bogus"], "unknown dialect 'bogus'"),
+        (["--requests", "0"], "at least one worker and one request"),
+    ],
+)
+def test_the_command_refuses_what_it_cannot_run(
+    flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "--workload", "closed", *flags, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "results.md").exists()

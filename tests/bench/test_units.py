@@ -65,6 +65,7 @@ def test_summarize_counts_answers_errors_and_waste() -> None:
     assert m.capacity_used == 0.5  # 2 answers within 10 s of 4 admitted
     assert m.span == pytest.approx(10.3)
     assert m.max_latency == 0.4
+    assert m.mean_latency == pytest.approx(1.0 / 3)
     assert m.attempts_per_answer == 3.0
     assert m.throttled_per_window == pytest.approx(5 / (2 * 1.03))
     assert m.throttled_per_cooldown == 5 / 4  # 4 429s opened a cooldown, 1 came during one

@@ -34,7 +34,6 @@ from aoai_fallbacks._bench.metrics import (
     RequestRecord,
     fair_bound,
     full_windows,
-    span,
     summarize,
 )
 from aoai_fallbacks._bench.scenarios import DEPLOYMENT, Emulated
@@ -186,10 +185,18 @@ def closed_metrics(
     attempts: Attempts,
 ) -> ClosedMetrics:
     """What a closed-loop run on `dialect` amounts to, from one record per request and the
-    emulator's counts; capacity used is counted over the run's `full_windows`."""
+    emulator's counts; capacity used is counted over the run's `full_windows`.
+
+    The run ends when its last request ended, answered or not: a loop that still
+    has requests to send wastes the capacity it leaves idle, even after its last
+    answer. A request cut at the hard bound ended then.
+    """
     capacity = setup.capacity(dialect)
     window = setup.window(dialect)
-    last = span(records)
+    bound = setup.deadline(dialect)
+    last = max(
+        (bound if r.latency is None else r.scheduled + r.latency for r in records), default=0.0
+    )
     windows = full_windows(last, service=setup.latency, window=window)
     run = summarize(
         approach=approach,

@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         approaches = _approaches(args)
         dialects = parse_dialects(args.dialects)
+        closed = (quick_closed_setup if args.quick else full_closed_setup)(args.requests)
     except (KeyError, ValueError) as error:
         print(f"aoai-fallbacks bench: {error.args[0]}", file=sys.stderr)
         return 2
@@ -129,10 +130,11 @@ def run(args: argparse.Namespace) -> int:
         sections.append(markdown(setup, runs, overhead))
         entries += [{"workload": "open", **asdict(r.metrics)} for r in runs]
     if args.workload in ("closed", "all"):
-        closed = (quick_closed_setup if args.quick else full_closed_setup)(args.requests)
-        # the quick run proves each dialect through the balancer alone, within seconds
+        # unless told otherwise, the quick run proves each dialect through the balancer alone
         closed_approaches = (
-            [a for a in approaches if a.name == "balancer"] if args.quick else approaches
+            [a for a in approaches if a.name == "balancer"]
+            if args.quick and not args.approaches
+            else approaches
         )
         results = _closed_loop(closed, dialects, closed_approaches)
         sections.append(closed_markdown(closed, results))

@@ -25,7 +25,6 @@ __all__ = [
     "fair_bound",
     "full_windows",
     "percentiles",
-    "span",
     "summarize",
 ]
 
@@ -88,6 +87,7 @@ class RunMetrics:
     p95: float | None
     p99: float | None
     max_latency: float | None
+    mean_latency: float | None
     throttled_per_window: float
     throttled_per_cooldown: float
 
@@ -134,7 +134,7 @@ def summarize(
     also how long a 429's Retry-After keeps a backend out.
     """
     answered = [r for r in records if r.ok and r.latency is not None]
-    ends = _ends(answered)
+    ends = [r.scheduled + r.latency for r in answered if r.latency is not None]
     in_time = sum(1 for end in ends if end <= duration)
     last = max(ends, default=0.0)
     latencies = sorted(r.latency for r in answered if r.latency is not None)
@@ -156,19 +156,10 @@ def summarize(
         p95=p95,
         p99=p99,
         max_latency=latencies[-1] if latencies else None,
+        mean_latency=statistics.fmean(latencies) if latencies else None,
         throttled_per_window=attempts.throttled / (backends * windows) if backends else 0.0,
         throttled_per_cooldown=_per_cooldown(attempts),
     )
-
-
-def _ends(records: Sequence[RequestRecord]) -> list[float]:
-    """When each of the answered `records` ended, in seconds after the start."""
-    return [r.scheduled + r.latency for r in records if r.ok and r.latency is not None]
-
-
-def span(records: Sequence[RequestRecord]) -> float:
-    """Seconds from the start to the last answer among `records` (0 when none was answered)."""
-    return max(_ends(records), default=0.0)
 
 
 def fair_bound(workers: int, capacity: float, service: float) -> float:
@@ -186,7 +177,8 @@ def fair_bound(workers: int, capacity: float, service: float) -> float:
 
 
 def full_windows(last: float, *, service: float, window: float) -> int:
-    """Whole quota windows from the start to the admission of the answer that ended at `last`.
+    """Whole quota windows from the start to `service` seconds before the run's end, `last`
+    (when its last request ended): to the admission of its last answer, if that came last.
 
     A closed loop's capacity used is counted over these windows only: the
     answers admitted in them (ended before `full_windows x window + service`)
@@ -215,7 +207,7 @@ class ClosedMetrics:
     """Seconds the backends take to answer an admitted request."""
     fair_bound: float
     throughput: float
-    """Answers per second from the start to the last answer."""
+    """Answers per second over the run, from the start to the end of its last request."""
 
 
 def _per_cooldown(attempts: Attempts) -> float:

@@ -264,17 +264,18 @@ def closed_markdown(setup: ClosedSetup, results: Sequence[ClosedMetrics]) -> str
         "",
         "Columns: *errors* are client-visible; *attempts / answer* = requests the emulator "
         "received / answers; *429s (early)*: of which sent while the backend's last "
-        "Retry-After still ran; *capacity used* = answers admitted within the run's whole "
-        "quota windows / requests the quotas admit in them (less a neighbour's share); "
-        "*answers/s* over the run to the last answer, beside the capacity per second; "
-        "latency in s from each request's send to its end; *fair bound* = the latency a "
-        "fair FIFO queue gives: workers / capacity (Little's law) or the service time, "
-        "whichever is longer" + "; *neighbour*: its requests served / refused.",
+        "Retry-After still ran; the run ends when its last request ended (cut ones: at the "
+        "bound); *capacity used* = answers admitted within the run's whole quota windows / "
+        "requests the quotas admit in them (less a neighbour's share); *answers/s* over the "
+        "run, beside the capacity per second; latency in s from each request's send to its "
+        "end; *fair bound* = the latency a fair FIFO queue gives: workers / capacity "
+        "(Little's law) or the service time, whichever is longer: the mean of a loop that "
+        "keeps the capacity busy; *neighbour*: its requests served / refused.",
         "",
         "| dialect | approach | requests | answers | errors | attempts / answer "
-        "| 429s (early) | capacity used | answers/s (of) | p50 | p95 | max | fair bound "
-        "| neighbour |",
-        "|" + "---|" * 14,
+        "| 429s (early) | capacity used | answers/s (of) | p50 | p95 | max | mean "
+        "| fair bound | neighbour |",
+        "|" + "---|" * 15,
     ]
     for m in results:
         r = m.run
@@ -288,7 +289,7 @@ def closed_markdown(setup: ClosedSetup, results: Sequence[ClosedMetrics]) -> str
             f"{_ratio(r.attempts_per_answer)} | {r.attempts.throttled} "
             f"({r.attempts.throttled_early}) | {r.capacity_used:.1%} | "
             f"{m.throughput:.2f} ({m.capacity:.2f}) | {_s(r.p50)} | {_s(r.p95)} | "
-            f"{_s(r.max_latency)} | {_s(m.fair_bound)} | {neighbour} |"
+            f"{_s(r.max_latency)} | {_s(r.mean_latency)} | {_s(m.fair_bound)} | {neighbour} |"
         )
     lines += [
         "",
