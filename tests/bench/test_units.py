@@ -64,6 +64,9 @@ def test_summarize_counts_answers_errors_and_waste() -> None:
     assert m.wasted_per_answer == 2.0
     assert m.capacity_used == 0.5  # 2 answers within 10 s of 4 admitted
     assert m.span == pytest.approx(10.3)
+    assert m.max_latency == 0.4
+    assert m.mean_latency == pytest.approx(1.0 / 3)
+    assert m.attempts_per_answer == 3.0
     assert m.throttled_per_window == pytest.approx(5 / (2 * 1.03))
     assert m.throttled_per_cooldown == 5 / 4  # 4 429s opened a cooldown, 1 came during one
 
@@ -122,7 +125,7 @@ def test_missing_runs_are_reported_as_not_measured() -> None:
 
 def test_markdown_has_a_table_per_scenario_and_the_verdicts() -> None:
     runs = [_run("50%", "balancer"), _run("50%", "recipe", errors=1)]
-    text = markdown(full_setup(), runs, None, command="aoai-fallbacks bench", machine="here")
+    text = markdown(full_setup(), runs, None)
     assert "## 50%: half the total quota" in text
     assert "| recipe | 11 | 10 | 1 (APIError 1) |" in text
     assert "| 200% load: at least 95% of total capacity used | - | not measured |" in text

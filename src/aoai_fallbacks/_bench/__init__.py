@@ -2,8 +2,10 @@
 
 Private: its names may change between releases. It lives inside the package
 (not only in ``benchmarks/``) so that the commands work from an installed
-wheel. Modules: `workload` (seeded open-loop arrivals), `scenarios` (the
-emulated resources and loads), `approaches` (the seed recipe, the balancer and
-the alternatives behind one interface), `engine` (drive one approach through
-one scenario), `metrics`, `overhead` (CPU cost per request) and `report`.
+wheel. Modules: `workload` (seeded open-loop arrivals, closed-loop prompts),
+`scenarios` (the emulated resources and open loads), `approaches` (the seed
+recipe, the balancer and the alternatives behind one interface), `engine`
+(drive one approach through one scenario), `closed` (N workers in a closed
+loop), `dialects` (the throttling dialects the closed loop runs on),
+`metrics`, `overhead` (CPU cost per request) and `report`.
 """

@@ -2,13 +2,16 @@
 
 Approaches: a direct single deployment (openai SDK, default retries), the seed
 recipe (fallback_chain), the smart balancer (balanced_chat_model), and, when
-installed, openai-priority-loadbalancer and LiteLLM's Router. Scenarios: 50%,
-100% and 200% of the emulated resources' total capacity, and a fault scenario
-(one backend answering 503, one hanging). Each pair gets a fresh emulator.
+installed, openai-priority-loadbalancer and LiteLLM's Router. Open loop (the
+default workload): 50%, 100% and 200% of the emulated resources' total
+capacity as Poisson arrivals, and a fault scenario (one backend answering 503,
+one hanging). Closed loop (--workload closed): 8 workers on 3 resources, on
+each throttling dialect the emulator speaks. Each run gets a fresh emulator.
 
-Prints a markdown table and writes it, with the raw metrics as JSON and a PNG
-plot, to --out. --quick is
-the smoke test CI runs (under a minute, only the library's own approaches).
+Prints markdown tables and writes them, with the raw metrics as JSON (each
+entry's "workload" says which) and a PNG plot of the open loop, to --out.
+--quick is the smoke test CI runs (under a minute, only the library's own
+approaches; the closed loop through the balancer alone).
 """
 
 from __future__ import annotations
@@ -19,8 +22,19 @@ import os
 import platform
 import shlex
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aoai_fallbacks._bench.approaches import Approach
+    from aoai_fallbacks._bench.closed import ClosedSetup
+    from aoai_fallbacks._bench.dialects import Dialect
+    from aoai_fallbacks._bench.engine import Run
+    from aoai_fallbacks._bench.metrics import ClosedMetrics, RunMetrics
+    from aoai_fallbacks._bench.overhead import Overhead
+    from aoai_fallbacks._bench.scenarios import Setup
 
 __all__ = ["add_arguments", "run"]
 
@@ -29,7 +43,9 @@ DEFAULT_OPTIONAL = ("priority-lb", "litellm")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--quick", action="store_true", help="2 s per scenario, own approaches only (CI)"
+        "--quick",
+        action="store_true",
+        help="2 s per scenario, own approaches only; closed loop: balancer only (CI)",
     )
     parser.add_argument(
         "--out",
@@ -42,7 +58,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="comma-separated subset, e.g. direct,recipe,balancer (default: all installed)",
     )
-    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    parser.add_argument(
+        "--workload",
+        choices=("open", "closed", "all"),
+        default="open",
+        help="open: Poisson arrivals per scenario (default); closed: N workers on every "
+        "throttling dialect; all: both",
+    )
+    parser.add_argument(
+        "--dialects",
+        default=None,
+        help="closed loop: comma-separated subset of ms,seconds,none,unknown,1s-window,"
+        "neighbour (default: all)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=None,
+        help="closed loop: requests per run (default 300; 12 with --quick)",
+    )
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG (open loop only)")
 
 
 def machine() -> str:
@@ -62,19 +97,68 @@ def machine() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aoai_fallbacks._bench.approaches import APPROACHES, by_name
-    from aoai_fallbacks._bench.engine import run_one
-    from aoai_fallbacks._bench.overhead import measure_overhead
-    from aoai_fallbacks._bench.report import markdown, plot
-    from aoai_fallbacks._bench.scenarios import BASELINE, Scenario, full_setup, quick_setup
+    from aoai_fallbacks._bench.closed import full_closed_setup, quick_closed_setup
+    from aoai_fallbacks._bench.dialects import parse_dialects
+    from aoai_fallbacks._bench.report import closed_markdown, header, markdown, plot
+    from aoai_fallbacks._bench.scenarios import full_setup, quick_setup
 
-    setup = quick_setup() if args.quick else full_setup()
+    try:
+        approaches = _approaches(args)
+        dialects = parse_dialects(args.dialects)
+        closed = (quick_closed_setup if args.quick else full_closed_setup)(args.requests)
+    except (KeyError, ValueError) as error:
+        print(f"aoai-fallbacks bench: {error.args[0]}", file=sys.stderr)
+        return 2
+    command = ["aoai-fallbacks", "bench"]
+    for flag, value in (
+        ("--workload", None if args.workload == "open" else args.workload),
+        ("--dialects", args.dialects),
+        ("--requests", None if args.requests is None else str(args.requests)),
+    ):
+        if value is not None:
+            command += [flag, value]
+    command += (["--quick"] if args.quick else []) + (
+        ["--approaches", args.approaches] if args.approaches else []
+    )
+    command += ["--out", str(args.out)]
+    sections = [header(command=shlex.join(command), machine=machine())]
+    entries: list[dict[str, object]] = []
+    runs: list[Run] = []
+    if args.workload in ("open", "all"):
+        setup = quick_setup() if args.quick else full_setup()
+        runs, overhead = _open_loop(setup, approaches, quick=args.quick)
+        sections.append(markdown(setup, runs, overhead))
+        entries += [{"workload": "open", **asdict(r.metrics)} for r in runs]
+    if args.workload in ("closed", "all"):
+        # unless told otherwise, the quick run proves each dialect through the balancer alone
+        closed_approaches = (
+            [a for a in approaches if a.name == "balancer"]
+            if args.quick and not args.approaches
+            else approaches
+        )
+        results = _closed_loop(closed, dialects, closed_approaches)
+        sections.append(closed_markdown(closed, results))
+        entries += [{"workload": "closed", **asdict(m)} for m in results]
+    text = "\n".join(sections)
+    print()
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.md").write_text(text)
+    (args.out / "results.json").write_text(json.dumps(entries, indent=1))
+    plotted = bool(runs) and not args.no_plot
+    if plotted:
+        plot(runs, args.out / "results.png")
+    print(f"wrote {args.out / 'results.md'}" + (" and results.png" if plotted else ""))
+    return 0
+
+
+def _approaches(args: argparse.Namespace) -> list[Approach]:
+    """The approaches asked for (all by default; the library's own with --quick) that are
+    installed; KeyError for an unknown name."""
+    from aoai_fallbacks._bench.approaches import APPROACHES, by_name
+
     if args.approaches:
-        try:
-            chosen = [by_name(name.strip()) for name in args.approaches.split(",")]
-        except KeyError as error:
-            print(f"aoai-fallbacks bench: {error.args[0]}", file=sys.stderr)
-            return 2
+        chosen = [by_name(name.strip()) for name in args.approaches.split(",")]
     elif args.quick:
         chosen = [a for a in APPROACHES if a.requires is None]
     else:
@@ -85,35 +169,51 @@ def run(args: argparse.Namespace) -> int:
             approaches.append(approach)
         else:
             print(f"skipping {approach.name}: {approach.requires} is not installed", flush=True)
+    return approaches
+
+
+def _open_loop(
+    setup: Setup, approaches: Sequence[Approach], *, quick: bool
+) -> tuple[list[Run], Overhead]:
+    """Every approach through every open-loop scenario, and the balancer's CPU cost."""
+    from aoai_fallbacks._bench.approaches import by_name
+    from aoai_fallbacks._bench.engine import run_one
+    from aoai_fallbacks._bench.overhead import measure_overhead
+    from aoai_fallbacks._bench.scenarios import BASELINE, Scenario
 
     baseline = Scenario(BASELINE, 0.5, setup.scenarios[0].duration)
-    runs = []
+    runs: list[Run] = []
     for scenario, approach in [(baseline, by_name("direct"))] + [
         (s, a) for s in setup.scenarios for a in approaches
     ]:
         print(f"running {approach.name} through {scenario.name} ...", flush=True)
         result = run_one(setup, scenario, approach)
-        m = result.metrics
-        print(
-            f"  {m.answers}/{m.requests} answered, {m.errors} errors, "
-            f"{m.attempts.throttled} 429s, {m.wasted} wasted attempts",
-            flush=True,
-        )
+        _progress(result.metrics)
         runs.append(result)
     print("measuring the balancer's CPU cost per request ...", flush=True)
-    overhead = measure_overhead(200 if args.quick else 2_000, rounds=3 if args.quick else 5)
+    overhead = measure_overhead(200 if quick else 2_000, rounds=3 if quick else 5)
+    return runs, overhead
 
-    command = ["aoai-fallbacks", "bench"] + (["--quick"] if args.quick else [])
-    if args.approaches:
-        command += ["--approaches", args.approaches]
-    command += ["--out", str(args.out)]
-    text = markdown(setup, runs, overhead, command=shlex.join(command), machine=machine())
-    print()
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(text)
-    (args.out / "results.json").write_text(json.dumps([asdict(r.metrics) for r in runs], indent=1))
-    if not args.no_plot:
-        plot(runs, args.out / "results.png")
-    print(f"wrote {args.out / 'results.md'}" + ("" if args.no_plot else " and results.png"))
-    return 0
+
+def _closed_loop(
+    setup: ClosedSetup, dialects: Sequence[Dialect], approaches: Sequence[Approach]
+) -> list[ClosedMetrics]:
+    """Every approach through the closed loop, dialect by dialect."""
+    from aoai_fallbacks._bench.closed import run_closed
+
+    results = []
+    for dialect in dialects:
+        for approach in approaches:
+            print(f"running {approach.name} in a closed loop on {dialect.name} ...", flush=True)
+            result = run_closed(setup, dialect, approach)
+            _progress(result.run)
+            results.append(result)
+    return results
+
+
+def _progress(m: RunMetrics) -> None:
+    print(
+        f"  {m.answers}/{m.requests} answered, {m.errors} errors, "
+        f"{m.attempts.throttled} 429s, {m.wasted} wasted attempts",
+        flush=True,
+    )

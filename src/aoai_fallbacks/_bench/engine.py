@@ -5,6 +5,10 @@ are that approach's alone. Requests are sent on the workload's schedule as
 asyncio tasks (open loop); the run ends when every request has ended or the
 hard wall-time bound passes, whichever is first, and requests still running
 then are cancelled and counted as client-visible errors ("unfinished").
+The closed loop (`closed`) reuses its pieces: a fresh emulator with the
+approach built over it (`emulated`), one request sent and recorded (`ask`),
+and a run on its own event loop that closes the approach's clients
+(`run_closing`).
 """
 
 from __future__ import annotations
@@ -12,21 +16,20 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from aoai_fallbacks._bench.approaches import Approach, Asker, Options
-from aoai_fallbacks._bench.metrics import (
-    UNFINISHED,
-    Attempts,
-    RequestRecord,
-    RunMetrics,
-    summarize,
-)
+from aoai_fallbacks._bench.metrics import UNFINISHED, RequestRecord, RunMetrics, summarize
 from aoai_fallbacks._bench.scenarios import BASELINE, DEPLOYMENT, WINDOW, Scenario, Setup
 from aoai_fallbacks._bench.workload import Arrival, open_loop
 
-__all__ = ["Run", "Sample", "drive", "run_one"]
+if TYPE_CHECKING:
+    from aoai_fallbacks.emulator import DeploymentConfig, Emulator
+
+__all__ = ["Run", "Sample", "ask", "drive", "emulated", "run_closing", "run_one"]
 
 SAMPLE_EVERY = 0.25
 """Seconds between two readings of the emulator's per-backend counts (the timeline plot)."""
@@ -50,6 +53,21 @@ class Run:
     backend_names: tuple[str, ...]
 
 
+async def ask(
+    asker: Asker, index: int, prompt: str, scheduled: float, start: float
+) -> RequestRecord:
+    """Send request `index` through `asker`: its record, latency counted from `scheduled`
+    seconds after `start` (a `time.monotonic()` reading), whether it was answered or failed."""
+    due = start + scheduled
+    try:
+        backend = await asker.ask(prompt)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # any failure the client sees is a result here, not a crash
+        return RequestRecord(index, scheduled, time.monotonic() - due, type(error).__name__)
+    return RequestRecord(index, scheduled, time.monotonic() - due, backend=backend)
+
+
 async def drive(
     asker: Asker,
     arrivals: Sequence[Arrival],
@@ -68,21 +86,7 @@ async def drive(
     start = time.monotonic()
 
     async def one(arrival: Arrival) -> None:
-        due = start + arrival.at
-        try:
-            backend = await asker.ask(arrival.prompt)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # any failure the client sees is a result here, not a crash
-            records.append(
-                RequestRecord(
-                    arrival.index, arrival.at, time.monotonic() - due, type(error).__name__
-                )
-            )
-        else:
-            records.append(
-                RequestRecord(arrival.index, arrival.at, time.monotonic() - due, backend=backend)
-            )
+        records.append(await ask(asker, arrival.index, arrival.prompt, arrival.at, start))
 
     async def sampler() -> None:
         while sample is not None:
@@ -116,23 +120,62 @@ def _arrivals(setup: Setup, scenario: Scenario, capacity: float) -> list[Arrival
     return open_loop(rate, max(1, round(rate * scenario.duration)), seed=setup.seed)
 
 
+@contextmanager
+def emulated(
+    approach: Approach,
+    deployment: DeploymentConfig,
+    *,
+    resources: int,
+    latency: float,
+    options: Options,
+    seed: int,
+    faults: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Iterator[tuple[Emulator, Asker]]:
+    """A fresh emulator of `resources` resources serving `deployment` (answers taking
+    `latency` s, plus `faults` per resource name), and `approach` built over them.
+
+    The caller closes the asker (`aclose`) on the event loop that used it.
+    """
+    from aoai_fallbacks.config import load_backends
+    from aoai_fallbacks.emulator import run_emulator
+
+    with run_emulator(resources, (deployment,), seed=seed) as emulator:
+        for resource in emulator.resources:
+            extra = (faults or {}).get(resource.name, {})
+            resource.set_faults(deployment.name, **{"latency": latency, **extra})
+        backends = load_backends(emulator.env(deployment=deployment.name), dotenv=False)
+        if approach.single_backend:
+            backends = backends[:1]
+        yield emulator, approach.build(backends, options)
+
+
+def run_closing(asker: Asker, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` to its end on a fresh event loop, then close `asker` on that same loop."""
+
+    async def main() -> None:
+        try:
+            await work
+        finally:
+            await asker.aclose()
+
+    asyncio.run(main())
+
+
 def run_one(setup: Setup, scenario: Scenario, approach: Approach) -> Run:
     """Run `approach` through `scenario` on a fresh emulator; blocks for up to duration + grace."""
-    from aoai_fallbacks.config import load_backends
-    from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
+    from aoai_fallbacks.emulator import DeploymentConfig
 
     deployment = DeploymentConfig(DEPLOYMENT, tpm=setup.tpm, rpm=setup.rpm)
     resources = 1 if scenario.name == BASELINE else setup.resources
-    with run_emulator(resources, (deployment,), seed=setup.seed) as emulator:
-        for resource in emulator.resources:
-            faults = {"latency": setup.latency, **scenario.faults.get(resource.name, {})}
-            resource.set_faults(DEPLOYMENT, **faults)
-        backends = load_backends(emulator.env(deployment=DEPLOYMENT), dotenv=False)
-        if approach.single_backend:
-            backends = backends[:1]
-        asker = approach.build(
-            backends, Options(max_tokens=setup.max_tokens, attempt_timeout=setup.attempt_timeout)
-        )
+    with emulated(
+        approach,
+        deployment,
+        resources=resources,
+        latency=setup.latency,
+        options=setup.options(),
+        seed=setup.seed,
+        faults=scenario.faults,
+    ) as (emulator, asker):
         names = tuple(resource.name for resource in emulator.resources)
         timeline: list[Sample] = []
 
@@ -144,23 +187,17 @@ def run_one(setup: Setup, scenario: Scenario, approach: Approach) -> Run:
         capacity = resources * setup.rpm / 60.0
         arrivals = _arrivals(setup, scenario, capacity)
 
-        async def main() -> None:
-            try:
-                await drive(
-                    asker,
-                    arrivals,
-                    deadline=scenario.duration + setup.grace,
-                    records=records,
-                    sample=sample,
-                )
-            finally:
-                await asker.aclose()
-
-        asyncio.run(main())
-        attempts = Attempts()
-        for resource in emulator.resources:
-            stats = resource.stats(DEPLOYMENT)
-            attempts += stats
+        run_closing(
+            asker,
+            drive(
+                asker,
+                arrivals,
+                deadline=scenario.duration + setup.grace,
+                records=records,
+                sample=sample,
+            ),
+        )
+        attempts = emulator.stats(DEPLOYMENT)
     windows = max(1, math.ceil(scenario.duration / WINDOW))
     metrics = summarize(
         approach=approach.name,

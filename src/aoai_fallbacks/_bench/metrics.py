@@ -9,6 +9,7 @@ per answer" is backend-side work divided by client-side success.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -16,7 +17,16 @@ from dataclasses import dataclass
 
 from aoai_fallbacks.emulator import DeploymentStats as Attempts
 
-__all__ = ["Attempts", "RequestRecord", "RunMetrics", "percentiles", "summarize"]
+__all__ = [
+    "Attempts",
+    "ClosedMetrics",
+    "RequestRecord",
+    "RunMetrics",
+    "fair_bound",
+    "full_windows",
+    "percentiles",
+    "summarize",
+]
 
 UNFINISHED = "unfinished"
 """The error kind of a request still running when the run's wall-time bound hit."""
@@ -27,7 +37,8 @@ class RequestRecord:
     """How one request ended, as the client saw it.
 
     `latency` runs from the *scheduled* arrival to the end (answer or error);
-    None for a request cut off by the run's deadline. `backend` names who
+    None for a request cut off by the run's deadline. In a closed loop there is
+    no schedule: `scheduled` is when the request was sent. `backend` names who
     answered, when the approach tells.
     """
 
@@ -75,12 +86,19 @@ class RunMetrics:
     p50: float | None
     p95: float | None
     p99: float | None
+    max_latency: float | None
+    mean_latency: float | None
     throttled_per_window: float
     throttled_per_cooldown: float
 
     @property
     def wasted_per_answer(self) -> float | None:
         return self.wasted / self.answers if self.answers else None
+
+    @property
+    def attempts_per_answer(self) -> float | None:
+        """Requests the backends received per answer: 1.0 when nothing was sent twice."""
+        return self.attempts.requests / self.answers if self.answers else None
 
     @property
     def unfinished(self) -> int:
@@ -104,7 +122,7 @@ def summarize(
     records: Sequence[RequestRecord],
     attempts: Attempts,
     duration: float,
-    available: int,
+    available: float,
     backends: int,
     window: float,
 ) -> RunMetrics:
@@ -118,10 +136,11 @@ def summarize(
     answered = [r for r in records if r.ok and r.latency is not None]
     ends = [r.scheduled + r.latency for r in answered if r.latency is not None]
     in_time = sum(1 for end in ends if end <= duration)
-    span = max(ends, default=0.0)
-    p50, p95, p99 = percentiles(sorted(r.latency for r in answered if r.latency is not None))
+    last = max(ends, default=0.0)
+    latencies = sorted(r.latency for r in answered if r.latency is not None)
+    p50, p95, p99 = percentiles(latencies)
     kinds = Counter(r.error for r in records if r.error is not None)
-    windows = max(span, window) / window
+    windows = max(last, window) / window
     return RunMetrics(
         approach=approach,
         scenario=scenario,
@@ -132,13 +151,63 @@ def summarize(
         attempts=attempts,
         wasted=attempts.requests - attempts.served,
         capacity_used=in_time / available if available > 0 else 0.0,
-        span=span,
+        span=last,
         p50=p50,
         p95=p95,
         p99=p99,
+        max_latency=latencies[-1] if latencies else None,
+        mean_latency=statistics.fmean(latencies) if latencies else None,
         throttled_per_window=attempts.throttled / (backends * windows) if backends else 0.0,
         throttled_per_cooldown=_per_cooldown(attempts),
     )
+
+
+def fair_bound(workers: int, capacity: float, service: float) -> float:
+    """The latency a fair FIFO queue gives a closed loop in steady state.
+
+    `workers` each send their next request as soon as the last is answered,
+    to backends that admit `capacity` requests per second and answer each in
+    `service` seconds. When they ask for more than the capacity (workers /
+    service > capacity) the queue fills, the answers come out at `capacity`
+    per second, and Little's law (requests in the system = throughput x time in
+    it) gives each request workers / capacity seconds of waiting and service.
+    Otherwise nothing waits and a request takes its service time.
+    """
+    return max(workers / capacity, service)
+
+
+def full_windows(last: float, *, service: float, window: float) -> int:
+    """Whole quota windows from the start to `service` seconds before the run's end, `last`
+    (when its last request ended): to the admission of its last answer, if that came last.
+
+    A closed loop's capacity used is counted over these windows only: the
+    answers admitted in them (ended before `full_windows x window + service`)
+    over the requests the quotas admit in them. From empty windows a quota
+    admits a whole window's worth at once, so answers over the run's length
+    x capacity per second would credit that first burst to the approach (a
+    perfect loop of 300 requests on 3 deployments of 10 per 10 s reads 106%);
+    and the last, partial window has less demand than capacity, as the loop
+    runs out of requests. Over whole windows no approach can exceed 100%, and
+    a perfect one reaches it.
+    """
+    return max(math.floor((last - service) / window), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedMetrics:
+    """One approach through the closed loop on one dialect: `run` (its scenario is the
+    dialect's name; its `capacity_used` is counted over `full_windows`) and the loop's
+    shape, with the fair-queue bound its latencies are judged against."""
+
+    run: RunMetrics
+    workers: int
+    capacity: float
+    """Requests per second the quotas leave to the loop (less a neighbour's share)."""
+    service: float
+    """Seconds the backends take to answer an admitted request."""
+    fair_bound: float
+    throughput: float
+    """Answers per second over the run, from the start to the end of its last request."""
 
 
 def _per_cooldown(attempts: Attempts) -> float:

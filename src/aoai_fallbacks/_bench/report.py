@@ -1,8 +1,9 @@
-"""Turn runs into what people read: a markdown table with the issue's targets, and one PNG.
+"""Turn runs into what people read: markdown tables with the issue's targets, and one PNG.
 
-The table puts every approach side by side per scenario; the targets section
-states each of the balancer's targets with the measured number and whether it
-was met, so a missed target is reported, not hidden. The plot shows answers
+The open-loop table puts every approach side by side per scenario; the
+closed-loop table every approach per throttling dialect. Each targets section
+states the balancer's targets with the measured number and whether it was
+met, so a missed target is reported, not hidden. The plot shows answers
 per second per backend over time at 200% load (who carried the load, and
 whether anyone sat idle while others were throttled) and a latency CDF per
 approach for each scenario.
@@ -14,12 +15,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from aoai_fallbacks._bench.closed import ClosedSetup
+from aoai_fallbacks._bench.dialects import DIALECTS
 from aoai_fallbacks._bench.engine import Run
-from aoai_fallbacks._bench.metrics import RunMetrics
+from aoai_fallbacks._bench.metrics import ClosedMetrics, RunMetrics
 from aoai_fallbacks._bench.overhead import Overhead
 from aoai_fallbacks._bench.scenarios import BASELINE, Setup
 
-__all__ = ["Target", "markdown", "plot", "targets"]
+__all__ = [
+    "CLOSED_TARGETS",
+    "Target",
+    "closed_markdown",
+    "closed_targets",
+    "header",
+    "markdown",
+    "plot",
+    "targets",
+]
 
 BALANCER = "balancer"
 
@@ -105,16 +117,16 @@ def _verdict(met: bool | None) -> str:
     return {True: "met", False: "**not met**", None: "not measured"}[met]
 
 
-def markdown(
-    setup: Setup, runs: Sequence[Run], overhead: Overhead | None, *, command: str, machine: str
-) -> str:
-    """The results as markdown: setup, one table per scenario, the overhead and the targets."""
+def header(*, command: str, machine: str) -> str:
+    """The results' title: the command that produced them and the machine that ran it."""
+    return "\n".join(
+        ["# Benchmark results", "", f"Command: `{command}`  ", f"Machine: {machine}", ""]
+    )
+
+
+def markdown(setup: Setup, runs: Sequence[Run], overhead: Overhead | None) -> str:
+    """The open-loop results: setup, one table per scenario, the overhead and the targets."""
     lines = [
-        "# Benchmark results",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {machine}",
-        "",
         f"Emulated: {setup.resources} resources x 1 deployment, {setup.rpm} RPM each "
         f"({setup.per_window()} requests per 10 s window; tokens not binding), "
         f"{setup.latency * 1000:.0f} ms per answer, max_tokens {setup.max_tokens}; "
@@ -134,23 +146,20 @@ def markdown(
             scenarios.append(run.metrics.scenario)
     descriptions = {s.name: s.description for s in setup.scenarios}
     descriptions[BASELINE] = "one direct client at half of one deployment's quota (reference)"
-    header = (
+    columns = (
         "| approach | requests | answers | errors | 429s | wasted / answer | capacity "
         "| p50 | p95 | p99 | last answer (s) |"
     )
     for scenario in scenarios:
-        lines += [f"## {scenario}: {descriptions.get(scenario, '')}", "", header]
+        lines += [f"## {scenario}: {descriptions.get(scenario, '')}", "", columns]
         lines.append("|" + "---|" * 11)
         for run in runs:
             m = run.metrics
             if m.scenario != scenario:
                 continue
-            errors = str(m.errors)
-            if m.error_kinds:
-                errors += " (" + ", ".join(f"{k} {n}" for k, n in m.error_kinds) + ")"
             wpa = "-" if m.wasted_per_answer is None else f"{m.wasted_per_answer:.2f}"
             lines.append(
-                f"| {m.approach} | {m.requests} | {m.answers} | {errors} | "
+                f"| {m.approach} | {m.requests} | {m.answers} | {_errors(m)} | "
                 f"{m.attempts.throttled} | {wpa} | {m.capacity_used:.0%} | {_ms(m.p50)} | "
                 f"{_ms(m.p95)} | {_ms(m.p99)} | {m.span:.1f} |"
             )
@@ -167,6 +176,136 @@ def markdown(
     lines += ["## Targets (the balancer)", "", "| target | measured | verdict |", "|---|---|---|"]
     for target in targets(runs, overhead):
         lines.append(f"| {target.text} | {target.measured} | {_verdict(target.met)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _errors(m: RunMetrics) -> str:
+    """The client-visible errors and their kinds: "3 (RateLimitError 2, unfinished 1)"."""
+    if not m.error_kinds:
+        return str(m.errors)
+    return f"{m.errors} (" + ", ".join(f"{k} {n}" for k, n in m.error_kinds) + ")"
+
+
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f}"
+
+
+CLOSED_TARGETS = (
+    "capacity used >= 99%",
+    "attempts per answer <= 1.05",
+    "0 client-visible errors",
+    "p95 <= 1.3x the fair bound",
+    "max <= 2x p95",
+)
+"""The issue's closed-loop targets for the balancer, on every dialect."""
+
+NEIGHBOUR_TARGETS = ("0 client-visible errors",)
+"""With a neighbour spending part of the quota, only these are targets: how much of the
+rest the loop can use depends on when the neighbour's requests happen to come."""
+
+
+def closed_targets(m: ClosedMetrics, *, neighbour: bool = False) -> list[Target]:
+    """`CLOSED_TARGETS`, measured from `m`, in that order; with a `neighbour`, those not in
+    `NEIGHBOUR_TARGETS` are shown but not judged (met is None, measured says so)."""
+    r = m.run
+    per_answer = r.attempts_per_answer
+    p95, slowest = r.p95, r.max_latency
+    judged: list[tuple[str, bool | None]] = [
+        (f"{r.capacity_used:.1%}", r.capacity_used >= 0.99),
+        (_ratio(per_answer), None if per_answer is None else per_answer <= 1.05),
+        (f"{r.errors} of {r.requests}", r.errors == 0),
+        (
+            f"{_s(p95)} s vs 1.3 x {_s(m.fair_bound)} s",
+            None if p95 is None else p95 <= 1.3 * m.fair_bound,
+        ),
+        (
+            f"{_s(slowest)} s vs 2 x {_s(p95)} s",
+            None if slowest is None or p95 is None else slowest <= 2 * p95,
+        ),
+    ]
+    found = []
+    for text, (measured, met) in zip(CLOSED_TARGETS, judged, strict=True):
+        if neighbour and text not in NEIGHBOUR_TARGETS:
+            found.append(Target(text, f"{measured} (not a target)", None))
+        else:
+            found.append(Target(text, measured, met))
+    return found
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def closed_markdown(setup: ClosedSetup, results: Sequence[ClosedMetrics]) -> str:
+    """The closed-loop results: the setup, one table of every run, the balancer's targets."""
+    dialects = {d.name: d for d in DIALECTS}
+    lines = [
+        "## Closed loop on every throttling dialect",
+        "",
+        f"Emulated: {setup.resources} resources x 1 deployment, {setup.rpm} RPM each "
+        f"({setup.rpm // 6} requests per 10 s window, or {setup.rpm // 60} per 1 s; tokens "
+        f"not binding), {setup.latency * 1000:.0f} ms per answer, max_tokens "
+        f"{setup.max_tokens}. {setup.workers} workers, each sending its next request as "
+        f"soon as its last ended, until {setup.requests} requests have ended. Per-attempt "
+        f"timeout {setup.attempt_timeout:g} s for every approach; hard bound: twice the "
+        f"ideal run + {setup.grace:g} s."
+        + (
+            ""
+            if setup.request_window is None
+            else f" Every dialect counts requests over {setup.request_window:g} s."
+        ),
+        "",
+        "Dialects: "
+        + "; ".join(
+            f"*{name}*: {dialects[name].description}"
+            for name in dict.fromkeys(m.run.scenario for m in results)
+        )
+        + ".",
+        "",
+        "Columns: *errors* are client-visible; *attempts / answer* = requests the emulator "
+        "received / answers; *429s (early)*: of which sent while the backend's last "
+        "Retry-After still ran; the run ends when its last request ended (cut ones: at the "
+        "bound); *capacity used* = answers admitted within the run's whole quota windows / "
+        "requests the quotas admit in them (less a neighbour's share); *answers/s* over the "
+        "run, beside the capacity per second; latency in s from each request's send to its "
+        "end; *fair bound* = the latency a fair FIFO queue gives: workers / capacity "
+        "(Little's law) or the service time, whichever is longer: the mean of a loop that "
+        "keeps the capacity busy; *neighbour*: its requests served / refused.",
+        "",
+        "| dialect | approach | requests | answers | errors | attempts / answer "
+        "| 429s (early) | capacity used | answers/s (of) | p50 | p95 | max | mean "
+        "| fair bound | neighbour |",
+        "|" + "---|" * 15,
+    ]
+    for m in results:
+        r = m.run
+        neighbour = (
+            f"{r.attempts.neighbour_served} / {r.attempts.neighbour_throttled}"
+            if dialects[r.scenario].neighbour
+            else "-"
+        )
+        lines.append(
+            f"| {r.scenario} | {r.approach} | {r.requests} | {r.answers} | {_errors(r)} | "
+            f"{_ratio(r.attempts_per_answer)} | {r.attempts.throttled} "
+            f"({r.attempts.throttled_early}) | {r.capacity_used:.1%} | "
+            f"{m.throughput:.2f} ({m.capacity:.2f}) | {_s(r.p50)} | {_s(r.p95)} | "
+            f"{_s(r.max_latency)} | {_s(r.mean_latency)} | {_s(m.fair_bound)} | {neighbour} |"
+        )
+    lines += [
+        "",
+        "## Closed-loop targets (the balancer)",
+        "",
+        "| dialect | " + " | ".join(CLOSED_TARGETS) + " |",
+        "|" + "---|" * (len(CLOSED_TARGETS) + 1),
+    ]
+    for m in results:
+        if m.run.approach != BALANCER:
+            continue
+        found = closed_targets(m, neighbour=bool(dialects[m.run.scenario].neighbour))
+        cells = [
+            t.measured if t.met is None else f"{t.measured}: {_verdict(t.met)}" for t in found
+        ]
+        lines.append(f"| {m.run.scenario} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

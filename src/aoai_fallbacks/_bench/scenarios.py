@@ -23,10 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aoai_fallbacks._bench.approaches import Options
+
 __all__ = [
     "BASELINE",
     "DEPLOYMENT",
     "WINDOW",
+    "Emulated",
     "Scenario",
     "Setup",
     "full_setup",
@@ -58,12 +61,13 @@ class Scenario:
 
 
 @dataclass(frozen=True)
-class Setup:
-    """Everything a benchmark run needs to be reproduced."""
+class Emulated:
+    """The emulated resources every run of either workload is measured on, and what every
+    approach is configured with alike."""
 
     resources: int = 3
     rpm: int = 120
-    """Requests per minute per deployment: 20 per 10 s window."""
+    """Requests per minute per deployment."""
     tpm: int = 1_000_000
     """Tokens per minute per deployment: far above what `rpm` requests spend (see module doc)."""
     latency: float = 0.25
@@ -72,8 +76,18 @@ class Setup:
     attempt_timeout: float = 5.0
     """Per-attempt timeout given to every approach alike (a hung backend must time out)."""
     grace: float = 35.0
-    """Seconds allowed after the last planned arrival before unfinished requests are cut."""
+    """Seconds allowed beyond the planned run before unfinished requests are cut."""
     seed: int = 7
+
+    def options(self) -> Options:
+        return Options(max_tokens=self.max_tokens, attempt_timeout=self.attempt_timeout)
+
+
+@dataclass(frozen=True)
+class Setup(Emulated):
+    """Everything an open-loop benchmark run needs to be reproduced: 20 requests per 10 s
+    window per deployment, and the scenarios."""
+
     scenarios: tuple[Scenario, ...] = ()
 
     @property

@@ -1,10 +1,14 @@
-"""Seeded open-loop arrivals: requests are sent on a schedule, not when the last one returns.
+"""Seeded workloads: open-loop arrivals (requests sent on a schedule, not when the last one
+returns), and the prompts of a closed loop (`closed` drives it).
 
 A closed loop (send, wait, send) slows down exactly when the service does and
 so hides the waits a user would suffer ("coordinated omission"). Here the
 arrival times are fixed in advance from the target rate and a seed, every
 approach gets the same schedule, and latency is measured from the scheduled
-arrival, not from whenever the client got round to sending.
+arrival, not from whenever the client got round to sending. The closed loop
+is measured too, because batch jobs and agents do load a deployment that way,
+but judged against what a fair queue would give it (`metrics.fair_bound`),
+never read as the wait a user would suffer under an open load.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-__all__ = ["TOPICS", "Arrival", "open_loop"]
+__all__ = ["TOPICS", "Arrival", "open_loop", "prompts"]
 
 TOPICS = (
     "parrots",
@@ -54,7 +58,18 @@ def open_loop(rate: float, count: int, *, seed: int = 0, poisson: bool = True) -
     arrivals: list[Arrival] = []
     at = 0.0
     for index in range(count):
-        topic = rng.choice(TOPICS)
-        arrivals.append(Arrival(index, at, f"Tell me a joke about {topic}."))
+        arrivals.append(Arrival(index, at, _joke(rng)))
         at += rng.expovariate(rate) if poisson else 1.0 / rate
     return arrivals
+
+
+def prompts(count: int, *, seed: int = 0) -> list[str]:
+    """`count` prompts, reproducible from `seed`: a closed loop's requests have no schedule."""
+    if count < 0:
+        raise ValueError(f"count must not be negative, not {count}")
+    rng = random.Random(seed)
+    return [_joke(rng) for _ in range(count)]
+
+
+def _joke(rng: random.Random) -> str:
+    return f"Tell me a joke about {rng.choice(TOPICS)}."
