@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from aoai_fallbacks._clock import Bell
 from aoai_fallbacks.testing import FakeClock
 
 
@@ -176,3 +177,33 @@ def test_a_blocking_sleep_inside_a_running_loop_still_moves_time() -> None:
 
     asyncio.run(asyncio.wait_for(cell(), 5))
     assert clock.monotonic() == 5.0
+
+
+def test_a_bell_ends_a_sleep_at_the_time_it_rings() -> None:
+    clock = FakeClock(start=0.0)
+    bell = Bell()
+    woke: list[float] = []
+
+    async def sleeper() -> None:
+        await clock.asleep(60.0, bell)
+        woke.append(clock.monotonic())
+
+    async def ringer() -> None:
+        await clock.asleep(5.0)
+        bell.ring()
+
+    async def main() -> None:
+        await asyncio.gather(sleeper(), ringer())
+
+    asyncio.run(main())
+    assert woke == [5.0]
+
+
+def test_a_ring_before_the_sleep_ends_it_at_once() -> None:
+    clock = FakeClock(start=0.0)
+    bell = Bell()
+    bell.ring()  # the turn came while the request was still looking at the board
+    clock.sleep(60.0, bell)
+    assert clock.monotonic() == 0.0
+    clock.sleep(1.0, bell)  # the ring was spent: this one sleeps its time
+    assert clock.monotonic() == 1.0
