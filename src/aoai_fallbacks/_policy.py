@@ -36,6 +36,7 @@ with its probe out rather than nothing: a likely 429 beats a certain error.
 from __future__ import annotations
 
 import heapq
+import itertools
 import random
 from collections import deque
 from collections.abc import Collection, Iterator, Sequence
@@ -102,12 +103,15 @@ class SelectionPolicy:
         probe_timeout: float,
         patience: float,
         ahead: int = 0,
+        paced: bool = False,
     ) -> Choice | Wait:
         """The entry to try next (a gated one as its probe), or how long to wait.
 
         `ahead`: requests already waiting in line before this one; it takes a
         backend now only if there is room for them too, and otherwise waits
-        for the slot after theirs.
+        for the slot after theirs. `paced`: requests wait in line, so a
+        backend whose window is known takes them at its refill pace
+        (`Window.frees`).
         """
         tiers = (self._large,) if large else (self._base, self._large)
         first: list[Entry] = []  # the first group's backends that can take a request now
@@ -127,15 +131,26 @@ class SelectionPolicy:
                         continue
                     health = e.health
                     if not health.selectable(now):
-                        later.append(_after(health, health.ready_at(now)))
+                        later.append(_after(health, health.ready_at(now), paced))
                         continue
                     window = health.window
                     room = window.room(now)
                     lacks_room = health.short_of(cost, now)
                     if not (lacks_room or health.recovering()):
-                        pool.append(e)
-                        open_now += room
-                        later.append(_then(window.frees(now), after=int(min(room, ahead + 1))))
+                        if paced and window.capacity is not None:
+                            slots = window.frees(now, paced=True)
+                            first_slot = next(slots)  # there is room: a slot exists
+                            if first_slot <= now:
+                                pool.append(e)
+                                open_now += 1
+                            else:
+                                slots = itertools.chain((first_slot,), slots)
+                            later.append(_then(slots))
+                        else:
+                            pool.append(e)
+                            open_now += room
+                            after = int(min(room, ahead + 1))
+                            later.append(_then(window.frees(now), after=after))
                     elif room <= 0 and (frees := next(window.frees(now), None)) is not None:
                         # Full, and the window says when it frees: no probe needed. But
                         # a second or more of waiting may be a 1 s window's: ask once.
@@ -147,7 +162,7 @@ class SelectionPolicy:
                                 open_now += 1
                             else:
                                 later.append(iter(((short_room, False, True),)))
-                        later.append(_then(window.frees(now)))
+                        later.append(_then(window.frees(now, paced=paced)))
                     elif not health.probe_free(now, probe_timeout):
                         busy.append(e)
                         if poll is None:
@@ -192,12 +207,12 @@ Slot = tuple[float, bool, bool]
 a short poll while its probe is out; whether it only asks if its window is 1 s long."""
 
 
-def _after(health: BackendHealth, ready: float) -> Iterator[Slot]:
+def _after(health: BackendHealth, ready: float, paced: bool) -> Iterator[Slot]:
     """When a backend out of rotation can take requests again: one probe when its
     circuit closes, or as its window allows once its cooldown ends."""
     if health.mode != "closed" or health.window.capacity is None:
         return iter(((ready, False, False),))
-    return _then(health.window.frees(ready))
+    return _then(health.window.frees(ready, paced=paced))
 
 
 def _then(frees: Iterator[float], *, after: int = 0, horizon: int = 1024) -> Iterator[Slot]:

@@ -30,6 +30,7 @@ Not thread-safe by itself: `aoai_fallbacks.balancer.Balancer` holds its lock.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import deque
 from collections.abc import Iterator
@@ -188,24 +189,39 @@ class Window:
         self._forget(now)
         return self.capacity - self._since(now - self._held_for())
 
-    def frees(self, start: float) -> Iterator[float]:
+    def frees(self, start: float, *, paced: bool = False) -> Iterator[float]:
         """The times, from `start` on, at which it can take one more request each.
 
         As many `start`s as there is room then, then each in-window send's
         expiry; ends when the sends it knows of run out (requests not yet
         sent will free slots later still).
+
+        `paced`: one request per window length / capacity, the pace at which
+        a full window refills, starting from the last request sent. While
+        requests wait in line, a window's worth sent at once would have the
+        next ones wait for the whole window to slide; at the refill pace every
+        slot is still used once a window, and the wait is shared evenly.
         """
-        if self.capacity is None:
+        capacity = self.capacity
+        if capacity is None:
             while True:
                 yield start
         held_for = self._held_for()
         first = bisect.bisect_right(self._sent, start - held_for + TIE, self._head)
         live = self._sent[first:]
-        free = self.capacity - len(live)
-        for _ in range(max(free, 0)):
-            yield start
-        for sent in live[max(-free, 0) :]:
-            yield max(sent + held_for, start)
+        free = capacity - len(live)
+        slots = itertools.chain(
+            itertools.repeat(start, max(free, 0)),
+            (max(sent + held_for, start) for sent in live[max(-free, 0) :]),
+        )
+        if not paced or capacity <= 0 or len(self._sent) <= self._head:
+            yield from slots
+            return
+        gap = self.length / capacity
+        last = self._sent[-1]
+        for when in slots:
+            last = max(when, last + gap)
+            yield last
 
     def _held_for(self) -> float:
         """Seconds a request holds its slot, as far as sending goes: the window and the margin."""

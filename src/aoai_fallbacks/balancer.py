@@ -203,6 +203,7 @@ class Balancer:
                 probe_timeout=self._settings.probe_timeout,
                 patience=patience,
                 ahead=ahead,
+                paced=bool(line),
             )
             if isinstance(choice, Choice):
                 entry = choice.entry

@@ -95,15 +95,20 @@ def test_a_closed_loop_uses_every_slot_with_almost_no_429(dialect: str) -> None:
     window = options.get("request_window", 10.0)
     assert run.errors == 0
     assert run.answered == REQUESTS
-    # Every slot used: the first 3 x 10 go at once, then each window frees 3 x 10 more,
-    # each taken a hair (0.5% of the window) after it frees.
-    ideal = (REQUESTS / (3 * PER_WINDOW) - 1) * window
-    assert ideal <= run.elapsed <= ideal * 1.01, (run.elapsed, ideal)
+    # Every slot used: the first 3 x 10 go at once, then each window's 3 x 10 at the pace
+    # the windows refill (a hair, 0.5%, after each slot frees), while the rest wait in line.
+    per_window = 3 * PER_WINDOW
+    ideal = window + (REQUESTS - per_window) / per_window * window
+    assert run.elapsed <= ideal * 1.01, (run.elapsed, ideal)
     # Learning costs a few 429s, early: one per backend to tell a 10 s window from a
     # 1 s one (and at most one more each while its first readings settle), and where
     # answers carry no remaining counts, on each backend what was in flight to it when
     # its first refusal told its window's size.
     told = options.get("remaining_headers", "exact") == "exact"
     assert run.throttled <= (6 if told else 6 + 3 * WORKERS), run.throttled
-    # Fair: nobody waits much longer than the rest (a window's worth at the most).
-    assert max(run.waits) <= window * 1.01 + statistics.median(run.waits), run.waits
+    # Fair: once the first window is spent, everyone waits about as long as a fair queue
+    # in front of these backends would have them wait (workers / capacity per second).
+    fair = WORKERS / (per_window / window)
+    settled = sorted(run.waits[per_window + WORKERS :])
+    assert settled[int(len(settled) * 0.95)] <= fair * 1.3, settled
+    assert max(run.waits) <= window * 1.01 + fair, run.waits  # nobody starves
