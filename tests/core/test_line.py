@@ -41,8 +41,10 @@ def wait_of(balancer: Balancer, ticket: Ticket) -> float:
 def test_each_waiter_is_told_the_slot_after_those_before_it(full: Balancer) -> None:
     first, second, third = (full.ticket() for _ in range(3))
     assert wait_of(full, first) == pytest.approx(10.05)  # the first request leaves the window
-    assert wait_of(full, second) == pytest.approx(10.05)  # and the second, a hair later
-    assert wait_of(full, third) == pytest.approx(10.05)  # the last known slot: look again then
+    # With a line, the backend takes its requests at the pace its window refills:
+    # two a 10 s window, one every 5 s.
+    assert wait_of(full, second) == pytest.approx(15.05)
+    assert wait_of(full, third) == pytest.approx(15.05)  # the last known slot: look again then
 
 
 def test_a_newcomer_does_not_take_a_slot_a_waiter_is_owed(
@@ -51,10 +53,13 @@ def test_a_newcomer_does_not_take_a_slot_a_waiter_is_owed(
     first, second, newcomer = full.ticket(), full.ticket(), full.ticket()
     wait_of(full, first)
     wait_of(full, second)
-    clock.advance(10.05)  # both slots free while the two waiters sleep
+    clock.advance(10.05)  # a slot is free (at the refill pace) while the waiters sleep
     assert isinstance(full.select(ticket=newcomer), Wait)  # behind them in line
-    assert full.select(ticket=second) == full.backends[0]  # room for the first too: go
+    assert isinstance(full.select(ticket=second), Wait)  # the first is owed it
     assert full.select(ticket=first) == full.backends[0]
+    clock.advance(5.0)  # the next, at the pace the window refills
+    assert isinstance(full.select(ticket=newcomer), Wait)
+    assert full.select(ticket=second) == full.backends[0]
     assert isinstance(full.select(ticket=newcomer), Wait)  # the window is full again
 
 
