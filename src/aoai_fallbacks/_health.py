@@ -176,15 +176,13 @@ class BackendHealth:
         return min(now + poll, lost_at) if lost_at > now else now
 
     def short_of(self, cost: int, now: float) -> bool:
-        """Whether it cannot take `cost` more tokens, or one more request, by what is known.
+        """Whether it cannot take `cost` more tokens, by what is known.
 
-        Requests: the learned window (`aoai_fallbacks._window`). Tokens: the
-        last remaining-tokens seen within a minute, less the tokens of the
+        The last remaining-tokens seen within a minute, less the tokens of the
         requests in flight (the backend may not have counted them yet, see
-        the module's docstring).
+        the module's docstring). Requests are the learned window's
+        (`aoai_fallbacks._window`).
         """
-        if self.window.room(now) <= 0:
-            return True
         if now - self.quota_seen >= QUOTA_FRESH_FOR:
             return False
         tokens = self.remaining_tokens

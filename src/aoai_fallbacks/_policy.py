@@ -135,7 +135,7 @@ class SelectionPolicy:
                         continue
                     window = health.window
                     room = window.room(now)
-                    lacks_room = health.short_of(cost, now)
+                    lacks_room = room <= 0 or health.short_of(cost, now)
                     if not (lacks_room or health.recovering()):
                         if paced and window.capacity is not None:
                             slots = window.frees(now, paced=True)
@@ -149,8 +149,9 @@ class SelectionPolicy:
                         else:
                             pool.append(e)
                             open_now += room
-                            after = int(min(room, ahead + 1))
-                            later.append(_then(window.frees(now), after=after))
+                            if ahead:  # else this request takes a backend now: no waiting
+                                after = int(min(room, ahead + 1))
+                                later.append(_then(window.frees(now), after=after))
                     elif room <= 0 and (frees := next(window.frees(now), None)) is not None:
                         # Full, and the window says when it frees: no probe needed. But
                         # a second or more of waiting may be a 1 s window's: ask once.

@@ -154,17 +154,19 @@ class Window:
     ) -> None:
         """A 429 to the request sent at `at`; `wait` is its hint, `exact` if to the millisecond.
 
-        The request was not charged. What was in the window then is what fits,
-        less the `unsure` requests sent before it and not answered yet: they
-        may have been refused too.
+        The request was not charged. What was in the window then is what fits:
+        counting the `unsure` requests sent before it and not answered yet as
+        admitted may be one too many for a while (their own refusals, if they
+        come, correct it), but counting them out could leave the window
+        thought smaller than it is for good where no remaining counts come.
         """
         self.refund(at)
         self._forget(now)
         was_trial = self.trial == at
         if was_trial:
             self.trial = None
-        held = self._count(at - self.length, at) - unsure
-        expected = self.capacity is None or held < self.capacity
+        held = self._count(at - self.length, at)
+        expected = self.capacity is None or held - unsure < self.capacity
         if expected and exact and wait is not None and wait < self.length * MAX_MARGIN:
             # Refused a moment before the slot it was sent for freed: the request
             # reached the backend sooner than the one it replaced had. Leave more

