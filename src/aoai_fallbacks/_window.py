@@ -94,6 +94,7 @@ class Window:
         if len(sent) > self._head and at <= sent[-1]:
             at = math.nextafter(sent[-1], math.inf)
         sent.append(at)
+        self._forget(at)
         return at
 
     def refund(self, at: float) -> None:
@@ -188,7 +189,6 @@ class Window:
         """Requests it can take now (inf: capacity unknown, nothing held back)."""
         if self.capacity is None:
             return math.inf
-        self._forget(now)
         return self.capacity - self._since(now - self._held_for())
 
     def frees(self, start: float, *, paced: bool = False) -> Iterator[float]:
