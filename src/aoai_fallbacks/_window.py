@@ -212,17 +212,16 @@ class Window:
         first = bisect.bisect_right(self._sent, start - held_for + TIE, self._head)
         live = self._sent[first:]
         free = capacity - len(live)
-        slots = itertools.chain(
+        known = itertools.chain(
             itertools.repeat(start, max(free, 0)),
             (max(sent + held_for, start) for sent in live[max(-free, 0) :]),
         )
-        if not paced or capacity <= 0 or len(self._sent) <= self._head:
-            yield from slots
-            return
-        gap = self.length / capacity
-        last = self._sent[-1]
-        for when in slots:
+        gap = self.length / capacity if paced and capacity > 0 else 0.0
+        last = self._sent[-1] if gap and len(self._sent) > self._head else -math.inf
+        taken: deque[float] = deque()  # each slot, once taken, frees again a window later
+        for when in itertools.chain(known, _again(taken, held_for)):
             last = max(when, last + gap)
+            taken.append(last)
             yield last
 
     def _held_for(self) -> float:
@@ -242,3 +241,9 @@ class Window:
         if recent < capacity:
             return now
         return self._sent[len(self._sent) - capacity] + SHORT * (1 + self.margin)
+
+
+def _again(taken: deque[float], held_for: float) -> Iterator[float]:
+    """The slots after the known ones: each taken slot frees once more `held_for` later."""
+    while taken:
+        yield taken.popleft() + held_for

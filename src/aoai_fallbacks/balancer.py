@@ -15,9 +15,11 @@ tests drive it with `aoai_fallbacks.testing.FakeClock` and a seeded
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import threading
+from bisect import bisect_left, insort
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
@@ -43,12 +45,15 @@ class Ticket:
     turn may have come early; `record` knows which attempt it answers.
     """
 
-    __slots__ = ("bell", "sent_at")
+    __slots__ = ("arrived", "bell", "sent_at")
 
     def __init__(self) -> None:
         self.bell = Bell()
         self.sent_at: float | None = None
         """When `select` last handed this request a backend."""
+        self.arrived: int | None = None
+        """Its place in the order of arrival in line, from the first time it waited: a
+        request handed a backend that refused it comes back to the same place."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +158,7 @@ class Balancer:
         self._lock = threading.Lock()
         self._entries = {b.name: Entry(b, BackendHealth()) for b in self.backends}
         self._line: list[Ticket] = []  # requests waiting for a backend, in arrival order
+        self._arrivals = itertools.count()
         self._policy = SelectionPolicy(
             list(self._entries.values()), random.Random() if rng is None else rng
         )
@@ -192,9 +198,12 @@ class Balancer:
             line = self._line
             if ticket is None:
                 waiting, ahead = False, 0
+            elif ticket in line:
+                waiting, ahead = True, line.index(ticket)
             else:
-                waiting = ticket in line
-                ahead = line.index(ticket) if waiting else len(line)
+                waiting = False
+                arrived = ticket.arrived
+                ahead = len(line) if arrived is None else bisect_left(line, arrived, key=_arrived)
             choice = self._policy.choose(
                 now,
                 exclude=exclude,
@@ -217,7 +226,9 @@ class Balancer:
                         line.remove(ticket)
                         self._ring_first()  # the next in line may have room too
             elif ticket is not None and not waiting and choice.seconds is not None:
-                line.append(ticket)
+                if ticket.arrived is None:
+                    ticket.arrived = next(self._arrivals)
+                insort(line, ticket, key=_arrived)
                 if len(line) > 1:
                     self._ring_first()  # room this one saw is theirs: they may be asleep
         if isinstance(choice, Wait):
@@ -332,6 +343,10 @@ class Balancer:
     def __repr__(self) -> str:
         names = ", ".join(e.backend.label for e in self._entries.values())
         return f"Balancer([{names}], wait_budget={self.wait_budget:g})"
+
+
+def _arrived(ticket: Ticket) -> int:
+    return -1 if ticket.arrived is None else ticket.arrived
 
 
 def _sent(ticket: Ticket | None) -> float | None:

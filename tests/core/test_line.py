@@ -44,7 +44,7 @@ def test_each_waiter_is_told_the_slot_after_those_before_it(full: Balancer) -> N
     # With a line, the backend takes its requests at the pace its window refills:
     # two a 10 s window, one every 5 s.
     assert wait_of(full, second) == pytest.approx(15.05)
-    assert wait_of(full, third) == pytest.approx(15.05)  # the last known slot: look again then
+    assert wait_of(full, third) == pytest.approx(20.1)  # the first slot, taken, frees again
 
 
 def test_a_newcomer_does_not_take_a_slot_a_waiter_is_owed(
@@ -90,3 +90,19 @@ def test_leaving_the_line_wakes_the_next(full: Balancer) -> None:
     assert rang == ["second"]
     full.leave(second)
     full.leave(second)  # leaving twice is harmless
+
+
+def test_a_request_refused_after_its_turn_keeps_its_place(
+    full: Balancer, clock: FakeClock
+) -> None:
+    first, second = full.ticket(), full.ticket()
+    wait_of(full, first)
+    wait_of(full, second)
+    clock.advance(10.05)
+    only = full.backends[0]
+    assert full.select(ticket=first) == only  # its turn
+    full.record(only, throttled(retry_after_ms="1000"), first)  # refused after all
+    assert isinstance(full.select(ticket=first), Wait)  # back in line, at its own place
+    clock.advance(1.0)
+    assert isinstance(full.select(ticket=second), Wait)  # the first is still before it
+    assert full.select(ticket=first) == only

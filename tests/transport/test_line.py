@@ -2,8 +2,9 @@
 
 One deployment admits two requests per 10 s window; it is full when six
 requests arrive one after another. Each waits in line for the slot it is
-owed, so they are answered two a window, first come first served, however
-the event loop happens to wake them.
+owed, so they are answered first come first served, however the event loop
+happens to wake them, never faster than the window allows, and a request
+refused after its turn (asked whether the window is 1 s) keeps its place.
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ def test_waiting_requests_are_answered_first_come_first_served(clock: FakeClock)
         asyncio.run(main())
         stats = emu.stats("gpt-35-turbo")
     assert [index for index, _ in answered] == list(range(6))
-    windows = [round((at - started) / 10) for _, at in answered]
-    assert windows == [1, 1, 2, 2, 3, 3]  # two a window, as the quota allows
+    # From the first slot that frees on, at most two in any 10 s (at once, or one every
+    # 5 s once a line has formed: the pace the window refills at), all within 3 windows.
+    times = [at - started for _, at in answered]
+    assert times[0] >= 10.0
+    assert all(
+        later - earlier >= 10.0 for earlier, later in zip(times, times[2:], strict=False)
+    ), times
+    assert times[-1] <= 35.5, times
     assert stats.throttled <= 1  # at most the one question whether the window is 1 s
