@@ -111,5 +111,7 @@ def test_a_closed_loop_uses_every_slot_with_almost_no_429(dialect: str) -> None:
     # in front of these backends would have them wait (workers / capacity per second).
     fair = WORKERS / (per_window / window)
     settled = sorted(run.waits[per_window + WORKERS :])
-    assert settled[int(len(settled) * 0.95)] <= fair * 1.3, settled
+    # (Where the window is learned from refusals alone, it may be thought a request
+    # smaller than it is, and the pace that much slower.)
+    assert settled[int(len(settled) * 0.95)] <= fair * (1.3 if told else 1.75), settled
     assert max(run.waits) <= window * 1.01 + fair, run.waits  # nobody starves
