@@ -18,8 +18,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+from aoai_fallbacks._classify import Verdict, classify_response
 from aoai_fallbacks.balancer import Balancer, Wait
-from aoai_fallbacks.classify import Verdict, classify_response
 from aoai_fallbacks.config import Backend
 
 OK = classify_response(

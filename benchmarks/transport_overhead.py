@@ -1,7 +1,7 @@
 """The balancing transport's own CPU cost per request, without running the whole benchmark.
 
 The same measurement `aoai-fallbacks bench` publishes
-(`aoai_fallbacks._bench.overhead.measure_overhead`: openai SDK calls over a
+(`aoai_fallbacks._cli.bench.overhead.measure_overhead`: openai SDK calls over a
 transport that answers from memory, the balancer's own CPU time measured
 where it is spent), for quick checks while working on the request path. Run:
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from aoai_fallbacks._bench.overhead import measure_overhead
+from aoai_fallbacks._cli.bench.overhead import measure_overhead
 
 
 def main() -> None:

@@ -8,8 +8,8 @@ Retry-After has passed and switches at once.
 
 from __future__ import annotations
 
+from aoai_fallbacks._client import balanced_openai_client
 from aoai_fallbacks.balancer import Balancer
-from aoai_fallbacks.client import balanced_openai_client
 from aoai_fallbacks.config import Backend, load_backends
 from aoai_fallbacks.errors import (
     AOAIFallbacksError,

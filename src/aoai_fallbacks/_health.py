@@ -57,8 +57,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from aoai_fallbacks._classify import Outcome, Verdict
 from aoai_fallbacks._window import Window
-from aoai_fallbacks.classify import Outcome, Verdict
 
 __all__ = ["QUOTA_FRESH_FOR", "BackendHealth", "HealthSettings", "State"]
 

@@ -4,7 +4,7 @@ One `Balancer` is the shared memory of every model, client and proxy built on
 it: a 429 seen by one request keeps all the others away from that backend
 until its Retry-After has passed. It does no I/O: the transport asks
 `select()` where to send an attempt, sends it, classifies the answer
-(`aoai_fallbacks.classify`) and hands the verdict to `record()`.
+(`aoai_fallbacks._classify`) and hands the verdict to `record()`.
 
 It is shared between threads and asyncio tasks alike: one `threading.Lock`
 guards the board, held only for the few microseconds of bookkeeping and never
@@ -24,11 +24,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
+from aoai_fallbacks._classify import Outcome, Verdict
 from aoai_fallbacks._clock import SYSTEM_CLOCK, Bell, Clock
 from aoai_fallbacks._health import BackendHealth, HealthSettings, State
 from aoai_fallbacks._log import logger
 from aoai_fallbacks._policy import Choice, Entry, SelectionPolicy, Wait
-from aoai_fallbacks.classify import Outcome, Verdict
 
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_openai import AzureChatOpenAI
 
-from aoai_fallbacks.balancer import Balancer
-from aoai_fallbacks.client import (
+from aoai_fallbacks._client import (
     PLACEHOLDER_ENDPOINT,
     PLACEHOLDER_KEY,
     balancer_for,
@@ -24,6 +23,7 @@ from aoai_fallbacks.client import (
     http_client,
     refuse_owned,
 )
+from aoai_fallbacks.balancer import Balancer
 
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend

@@ -7,7 +7,7 @@ see one endpoint that simply answers. For each request the transport:
 1. asks the `Balancer` for a backend (priority, weights, cooldowns, circuits);
 2. rewrites the request for it (`aoai_fallbacks._rewrite`) and sends it
    through one pooled inner transport;
-3. classifies the answer (`aoai_fallbacks.classify`) and records the verdict,
+3. classifies the answer (`aoai_fallbacks._classify`) and records the verdict,
    so every other request learns of a 429 at once;
 4. returns a success, a request's own error (bad request, content filter) or
    a context overflow with no larger tier; and otherwise goes on **at once**
@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, cast
 import anyio.to_thread
 
 from aoai_fallbacks._auth import auth_headers
+from aoai_fallbacks._classify import Outcome, Verdict, classify_failure, classify_response
 from aoai_fallbacks._http import httpx
 from aoai_fallbacks._log import logger, register_secret
 from aoai_fallbacks._rewrite import estimate_tokens, is_event_stream, rewrite
 from aoai_fallbacks.balancer import Balancer, Wait
-from aoai_fallbacks.classify import Outcome, Verdict, classify_failure, classify_response
 from aoai_fallbacks.errors import Attempt, NoBackendAvailableError, StreamInterruptedError
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aoai_fallbacks._bench.approaches import APPROACHES, Options, _models
+from aoai_fallbacks._cli.bench.approaches import APPROACHES, Options, _models
 from aoai_fallbacks.config import load_backends
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
 

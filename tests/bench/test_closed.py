@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from aoai_fallbacks._bench.closed import (
+from aoai_fallbacks._cli import main
+from aoai_fallbacks._cli.bench.closed import (
     ClosedSetup,
     closed_metrics,
     drive_closed,
     full_closed_setup,
     quick_closed_setup,
 )
-from aoai_fallbacks._bench.dialects import DIALECTS, parse_dialects
-from aoai_fallbacks._bench.metrics import (
+from aoai_fallbacks._cli.bench.dialects import DIALECTS, parse_dialects
+from aoai_fallbacks._cli.bench.metrics import (
     UNFINISHED,
     Attempts,
     ClosedMetrics,
@@ -24,9 +25,8 @@ from aoai_fallbacks._bench.metrics import (
     fair_bound,
     full_windows,
 )
-from aoai_fallbacks._bench.report import CLOSED_TARGETS, closed_markdown, closed_targets
-from aoai_fallbacks._bench.workload import prompts
-from aoai_fallbacks.cli import main
+from aoai_fallbacks._cli.bench.report import CLOSED_TARGETS, closed_markdown, closed_targets
+from aoai_fallbacks._cli.bench.workload import prompts
 from aoai_fallbacks.emulator import DeploymentConfig
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from aoai_fallbacks._bench.closed import quick_closed_setup
-from aoai_fallbacks._bench.dialects import DIALECTS
-from aoai_fallbacks._bench.scenarios import BASELINE, quick_setup
-from aoai_fallbacks.cli import main
+from aoai_fallbacks._cli import main
+from aoai_fallbacks._cli.bench.closed import quick_closed_setup
+from aoai_fallbacks._cli.bench.dialects import DIALECTS
+from aoai_fallbacks._cli.bench.scenarios import BASELINE, quick_setup
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,12 @@ import itertools
 
 import pytest
 
-from aoai_fallbacks._bench.engine import Run
-from aoai_fallbacks._bench.metrics import Attempts, RequestRecord, percentiles, summarize
-from aoai_fallbacks._bench.overhead import Overhead
-from aoai_fallbacks._bench.report import markdown, targets
-from aoai_fallbacks._bench.scenarios import BASELINE, full_setup
-from aoai_fallbacks._bench.workload import open_loop
+from aoai_fallbacks._cli.bench.engine import Run
+from aoai_fallbacks._cli.bench.metrics import Attempts, RequestRecord, percentiles, summarize
+from aoai_fallbacks._cli.bench.overhead import Overhead
+from aoai_fallbacks._cli.bench.report import markdown, targets
+from aoai_fallbacks._cli.bench.scenarios import BASELINE, full_setup
+from aoai_fallbacks._cli.bench.workload import open_loop
 
 
 def test_open_loop_is_seeded_and_keeps_its_rate() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from aoai_fallbacks.cli import main
+from aoai_fallbacks._cli import main
 from aoai_fallbacks.emulator import DeploymentConfig, Emulator, run_emulator
 
 pytestmark = pytest.mark.integration

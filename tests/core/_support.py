@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aoai_fallbacks._classify import Verdict, classify_failure, classify_response
 from aoai_fallbacks.balancer import Balancer, Wait
-from aoai_fallbacks.classify import Verdict, classify_failure, classify_response
 from aoai_fallbacks.config import Backend
 
 SECRET = "sk-DISTINCTIVE-7f3a9c-never-print-me"

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from aoai_fallbacks._classify import Outcome
 from aoai_fallbacks.balancer import BackendStatus, Balancer, Wait
-from aoai_fallbacks.classify import Outcome
 from aoai_fallbacks.errors import ConfigError
 from aoai_fallbacks.testing import FakeClock
 

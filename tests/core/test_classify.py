@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from aoai_fallbacks.classify import (
+from aoai_fallbacks._classify import (
     Outcome,
     Verdict,
     classify_failure,

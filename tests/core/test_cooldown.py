@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from aoai_fallbacks._classify import classify_response
 from aoai_fallbacks.balancer import Balancer
-from aoai_fallbacks.classify import classify_response
 from aoai_fallbacks.testing import FakeClock
 
 from ._support import backend, failed, names, ok, throttled

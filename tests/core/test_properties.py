@@ -17,10 +17,10 @@ from datetime import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aoai_fallbacks._classify import Verdict
+from aoai_fallbacks._retry_after import parse_retry_after
 from aoai_fallbacks.balancer import Balancer, Wait
-from aoai_fallbacks.classify import Verdict
 from aoai_fallbacks.config import larger_tier
-from aoai_fallbacks.retry_after import parse_retry_after
 from aoai_fallbacks.testing import FakeClock
 
 from ._support import backend, failed, ok, throttled, timeout, unauthorized

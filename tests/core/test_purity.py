@@ -31,7 +31,7 @@ import json, sys, types
 package = types.ModuleType("aoai_fallbacks")
 package.__path__ = {path!r}
 sys.modules["aoai_fallbacks"] = package
-import aoai_fallbacks.balancer, aoai_fallbacks.classify, aoai_fallbacks.retry_after
+import aoai_fallbacks.balancer, aoai_fallbacks._classify, aoai_fallbacks._retry_after
 print(json.dumps(sorted(sys.modules)))
 """
 

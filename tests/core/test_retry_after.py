@@ -6,7 +6,7 @@ import email.utils
 
 import pytest
 
-from aoai_fallbacks.retry_after import parse_duration, parse_retry_after
+from aoai_fallbacks._retry_after import parse_duration, parse_retry_after
 from aoai_fallbacks.testing import FakeClock
 
 NOW = FakeClock().time()

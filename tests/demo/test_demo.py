@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aoai_fallbacks.cli import main
+from aoai_fallbacks._cli import main
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from aoai_fallbacks.cli import build_parser, main
+from aoai_fallbacks._cli import build_parser, main
 from aoai_fallbacks.emulator import DeploymentConfig
 from aoai_fallbacks.emulator._cli import deployments
 
@@ -60,7 +60,7 @@ def test_help_documents_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
 def emulate(*flags: str) -> Iterator[list[str]]:
     """`aoai-fallbacks emulate` in its own process: its banner up to "Serving", while it serves."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "aoai_fallbacks.cli", "emulate", *flags, "--duration", "30"],
+        [sys.executable, "-m", "aoai_fallbacks", "emulate", *flags, "--duration", "30"],
         stdout=subprocess.PIPE,
         text=True,
     )

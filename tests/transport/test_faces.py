@@ -11,7 +11,7 @@ from aoai_fallbacks import (
     balanced_chat_model,
     balanced_openai_client,
 )
-from aoai_fallbacks.client import http_client
+from aoai_fallbacks._client import http_client
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
 from aoai_fallbacks.testing import FakeClock
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aoai_fallbacks._bench.approaches import Asker
-    from aoai_fallbacks._bench.metrics import Attempts, RequestRecord
+    from aoai_fallbacks._cli.bench.approaches import Asker
+    from aoai_fallbacks._cli.bench.metrics import Attempts, RequestRecord
     from aoai_fallbacks.balancer import Balancer
     from aoai_fallbacks.config import Backend
     from aoai_fallbacks.emulator import Emulator
@@ -134,8 +134,8 @@ def _demo(
     rate: float,
     duration: float,
 ) -> int:
-    from aoai_fallbacks._bench.approaches import Options, by_name
-    from aoai_fallbacks._bench.workload import open_loop
+    from aoai_fallbacks._cli.bench.approaches import Options, by_name
+    from aoai_fallbacks._cli.bench.workload import open_loop
 
     options = Options(max_tokens=MAX_TOKENS, attempt_timeout=ATTEMPT_TIMEOUT)
     arrivals = open_loop(rate, max(1, round(rate * duration / 2)), seed=1, poisson=False)
@@ -172,7 +172,7 @@ def _run_phase(
     emulator: Emulator | None,
     duration: float,
 ) -> None:
-    from aoai_fallbacks._bench.engine import drive
+    from aoai_fallbacks._cli.bench.engine import drive
 
     async def main() -> None:
         try:
@@ -220,7 +220,7 @@ def _plain_line(phase: Phase, at: float, total: int) -> str:
 
 def _attempts(phase: Phase, emulator: Emulator | None) -> Attempts | None:
     """What the backends saw: from the emulator, else from the balancer's own counts."""
-    from aoai_fallbacks._bench.metrics import Attempts
+    from aoai_fallbacks._cli.bench.metrics import Attempts
 
     if emulator is not None:
         total = Attempts()
@@ -275,7 +275,7 @@ def _view(
 def _summary(console: Any, phases: Sequence[Phase], requests: int) -> None:
     from rich.table import Table
 
-    from aoai_fallbacks._bench.metrics import percentiles
+    from aoai_fallbacks._cli.bench.metrics import percentiles
 
     table = Table(title="recipe vs balancer, same requests")
     table.add_column("")

@@ -21,10 +21,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aoai_fallbacks._bench.approaches import Approach, Asker, Options
-from aoai_fallbacks._bench.metrics import UNFINISHED, RequestRecord, RunMetrics, summarize
-from aoai_fallbacks._bench.scenarios import BASELINE, DEPLOYMENT, WINDOW, Scenario, Setup
-from aoai_fallbacks._bench.workload import Arrival, open_loop
+from aoai_fallbacks._cli.bench.approaches import Approach, Asker, Options
+from aoai_fallbacks._cli.bench.metrics import UNFINISHED, RequestRecord, RunMetrics, summarize
+from aoai_fallbacks._cli.bench.scenarios import BASELINE, DEPLOYMENT, WINDOW, Scenario, Setup
+from aoai_fallbacks._cli.bench.workload import Arrival, open_loop
 
 if TYPE_CHECKING:
     from aoai_fallbacks.emulator import DeploymentConfig, Emulator

@@ -24,10 +24,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aoai_fallbacks._bench.approaches import Approach, Asker
-from aoai_fallbacks._bench.dialects import Dialect
-from aoai_fallbacks._bench.engine import ask, emulated, run_closing
-from aoai_fallbacks._bench.metrics import (
+from aoai_fallbacks._cli.bench.approaches import Approach, Asker
+from aoai_fallbacks._cli.bench.dialects import Dialect
+from aoai_fallbacks._cli.bench.engine import ask, emulated, run_closing
+from aoai_fallbacks._cli.bench.metrics import (
     UNFINISHED,
     Attempts,
     ClosedMetrics,
@@ -36,8 +36,8 @@ from aoai_fallbacks._bench.metrics import (
     full_windows,
     summarize,
 )
-from aoai_fallbacks._bench.scenarios import DEPLOYMENT, Emulated
-from aoai_fallbacks._bench.workload import prompts
+from aoai_fallbacks._cli.bench.scenarios import DEPLOYMENT, Emulated
+from aoai_fallbacks._cli.bench.workload import prompts
 from aoai_fallbacks.emulator import DeploymentConfig
 
 __all__ = [

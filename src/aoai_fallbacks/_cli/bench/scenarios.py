@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from aoai_fallbacks._bench.approaches import Options
+from aoai_fallbacks._cli.bench.approaches import Options
 
 __all__ = [
     "BASELINE",

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aoai_fallbacks._bench.closed import ClosedSetup
-from aoai_fallbacks._bench.dialects import DIALECTS
-from aoai_fallbacks._bench.engine import Run
-from aoai_fallbacks._bench.metrics import ClosedMetrics, RunMetrics
-from aoai_fallbacks._bench.overhead import Overhead
-from aoai_fallbacks._bench.scenarios import BASELINE, Setup
+from aoai_fallbacks._cli.bench.closed import ClosedSetup
+from aoai_fallbacks._cli.bench.dialects import DIALECTS
+from aoai_fallbacks._cli.bench.engine import Run
+from aoai_fallbacks._cli.bench.metrics import ClosedMetrics, RunMetrics
+from aoai_fallbacks._cli.bench.overhead import Overhead
+from aoai_fallbacks._cli.bench.scenarios import BASELINE, Setup
 
 __all__ = [
     "CLOSED_TARGETS",

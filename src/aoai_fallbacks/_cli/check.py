@@ -131,7 +131,7 @@ def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> Pr
     """Send `backend` one chat completion with max_tokens=1 and read what its answer says."""
     import openai
 
-    from aoai_fallbacks.retry_after import parse_retry_after
+    from aoai_fallbacks._retry_after import parse_retry_after
 
     names = _Variables(backend, environ)
     where = backend.endpoint

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 
 # name -> (module, one-line help)
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "check": ("aoai_fallbacks._check", "validate the configuration and probe every backend"),
+    "check": ("aoai_fallbacks._cli.check", "validate the configuration and probe every backend"),
     "emulate": (
         "aoai_fallbacks.emulator._cli",
         "run local Azure OpenAI resources that throttle and fail on demand",
     ),
-    "demo": ("aoai_fallbacks._demo", "watch the balancer beat the seed recipe on the emulator"),
-    "bench": ("aoai_fallbacks._bench.command", "benchmark every approach side by side"),
+    "demo": (
+        "aoai_fallbacks._cli.demo",
+        "watch the balancer beat the seed recipe on the emulator",
+    ),
+    "bench": ("aoai_fallbacks._cli.bench.command", "benchmark every approach side by side"),
 }
 
 
@@ -53,6 +55,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     return code
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aoai_fallbacks._bench.approaches import Approach
-    from aoai_fallbacks._bench.closed import ClosedSetup
-    from aoai_fallbacks._bench.dialects import Dialect
-    from aoai_fallbacks._bench.engine import Run
-    from aoai_fallbacks._bench.metrics import ClosedMetrics, RunMetrics
-    from aoai_fallbacks._bench.overhead import Overhead
-    from aoai_fallbacks._bench.scenarios import Setup
+    from aoai_fallbacks._cli.bench.approaches import Approach
+    from aoai_fallbacks._cli.bench.closed import ClosedSetup
+    from aoai_fallbacks._cli.bench.dialects import Dialect
+    from aoai_fallbacks._cli.bench.engine import Run
+    from aoai_fallbacks._cli.bench.metrics import ClosedMetrics, RunMetrics
+    from aoai_fallbacks._cli.bench.overhead import Overhead
+    from aoai_fallbacks._cli.bench.scenarios import Setup
 
 __all__ = ["add_arguments", "run"]
 
@@ -97,10 +97,10 @@ def machine() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aoai_fallbacks._bench.closed import full_closed_setup, quick_closed_setup
-    from aoai_fallbacks._bench.dialects import parse_dialects
-    from aoai_fallbacks._bench.report import closed_markdown, header, markdown, plot
-    from aoai_fallbacks._bench.scenarios import full_setup, quick_setup
+    from aoai_fallbacks._cli.bench.closed import full_closed_setup, quick_closed_setup
+    from aoai_fallbacks._cli.bench.dialects import parse_dialects
+    from aoai_fallbacks._cli.bench.report import closed_markdown, header, markdown, plot
+    from aoai_fallbacks._cli.bench.scenarios import full_setup, quick_setup
 
     try:
         approaches = _approaches(args)
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
 def _approaches(args: argparse.Namespace) -> list[Approach]:
     """The approaches asked for (all by default; the library's own with --quick) that are
     installed; KeyError for an unknown name."""
-    from aoai_fallbacks._bench.approaches import APPROACHES, by_name
+    from aoai_fallbacks._cli.bench.approaches import APPROACHES, by_name
 
     if args.approaches:
         chosen = [by_name(name.strip()) for name in args.approaches.split(",")]
@@ -176,10 +176,10 @@ def _open_loop(
     setup: Setup, approaches: Sequence[Approach], *, quick: bool
 ) -> tuple[list[Run], Overhead]:
     """Every approach through every open-loop scenario, and the balancer's CPU cost."""
-    from aoai_fallbacks._bench.approaches import by_name
-    from aoai_fallbacks._bench.engine import run_one
-    from aoai_fallbacks._bench.overhead import measure_overhead
-    from aoai_fallbacks._bench.scenarios import BASELINE, Scenario
+    from aoai_fallbacks._cli.bench.approaches import by_name
+    from aoai_fallbacks._cli.bench.engine import run_one
+    from aoai_fallbacks._cli.bench.overhead import measure_overhead
+    from aoai_fallbacks._cli.bench.scenarios import BASELINE, Scenario
 
     baseline = Scenario(BASELINE, 0.5, setup.scenarios[0].duration)
     runs: list[Run] = []
@@ -199,7 +199,7 @@ def _closed_loop(
     setup: ClosedSetup, dialects: Sequence[Dialect], approaches: Sequence[Approach]
 ) -> list[ClosedMetrics]:
     """Every approach through the closed loop, dialect by dialect."""
-    from aoai_fallbacks._bench.closed import run_closed
+    from aoai_fallbacks._cli.bench.closed import run_closed
 
     results = []
     for dialect in dialects:

@@ -29,7 +29,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aoai_fallbacks.retry_after import header, retry_after_hint
+from aoai_fallbacks._retry_after import header, retry_after_hint
 
 __all__ = ["Outcome", "Verdict", "classify_failure", "classify_response", "error_code"]
 
