@@ -17,6 +17,7 @@ import pytest
 
 from aoai_fallbacks._cli import main
 from aoai_fallbacks.emulator import DeploymentConfig, Emulator, run_emulator
+from aoai_fallbacks.emulator._deployment import RetryAfter
 
 pytestmark = pytest.mark.integration
 
@@ -161,22 +162,30 @@ def test_json_report(
         assert key not in out
 
 
+@pytest.mark.parametrize(
+    ("dialect", "said"),
+    [
+        ("ms", "throttled right now (429, retry after 60 s)"),
+        ("seconds", "throttled right now (429, retry after 60 s)"),
+        ("none", "throttled right now (429):"),
+    ],
+)
 def test_throttled_backend_is_usable_and_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], dialect: RetryAfter, said: str
 ) -> None:
     from aoai_fallbacks.testing import FakeClock
 
-    # A quota too small for even one probe: the emulator answers 429.
-    with run_emulator(
-        resources=1, deployments=[DeploymentConfig(DEPLOYMENT, tpm=1, rpm=1)], clock=FakeClock()
-    ) as emu:
+    # A quota too small for even one probe: the emulator answers 429, and its
+    # Retry-After (a minute: the whole token window) is read as the balancer reads it.
+    config = DeploymentConfig(DEPLOYMENT, tpm=1, rpm=1, retry_after=dialect)
+    with run_emulator(resources=1, deployments=[config], clock=FakeClock()) as emu:
         env = write_env(tmp_path / "tight.env", emu.env(deployment=DEPLOYMENT))
         code, out, _ = run_check(capsys, "--env-file", str(env))
         stats = emu.stats(DEPLOYMENT)
 
     assert stats.throttled == 1
     assert code == 0
-    assert "NOTE 01: throttled right now (429" in out
+    assert f"NOTE 01: {said}" in out
 
 
 # A backend that would load, on a loopback port where nothing answers: what each case spoils.
@@ -298,3 +307,26 @@ def test_failing_and_hanging_backends_are_not_usable(
     assert (rows["02"]["reachable"], rows["02"]["usable"]) == (False, False)
     assert "did not answer within 0.5 s: check AOAI_ENDPOINT_02" in rows["02"]["fix"]
     assert rows["03"]["usable"] is True
+
+
+def test_refused_probe_is_usable_and_a_wrong_address_is_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 01's context window cannot hold even the probe (400 context_length_exceeded): the
+    # request was refused, the backend is fine. 02's endpoint has a path where no Azure
+    # OpenAI API lives, so the emulator's router answers a bare 404.
+    with run_emulator(
+        resources=2, deployments=[DeploymentConfig(DEPLOYMENT, context_window=1)]
+    ) as emu:
+        variables = emu.env(deployment=DEPLOYMENT)
+        variables["AOAI_ENDPOINT_02"] += "/not-azure"
+        env = write_env(tmp_path / "odd.env", variables)
+
+        code, out, _ = run_check(capsys, "--env-file", str(env), "--json")
+
+    assert code == 1
+    rows = {row["name"]: row for row in json.loads(out)["backends"]}
+    assert (rows["01"]["status"], rows["01"]["usable"]) == (400, True)
+    assert "refused the 1-token probe (400" in rows["01"]["note"]
+    assert (rows["02"]["status"], rows["02"]["usable"]) == (404, False)
+    assert "no Azure OpenAI API at this address (404): check AOAI_ENDPOINT_02" in rows["02"]["fix"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
+from aoai_fallbacks._classify import Outcome, Verdict, classify_response
 from aoai_fallbacks.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -131,8 +132,6 @@ def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> Pr
     """Send `backend` one chat completion with max_tokens=1 and read what its answer says."""
     import openai
 
-    from aoai_fallbacks._retry_after import parse_retry_after
-
     names = _Variables(backend, environ)
     where = backend.endpoint
     result = _Row(backend)
@@ -163,78 +162,100 @@ def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> Pr
             fix=f"{where} is unreachable ({_cause(exc)}): check {names.endpoint}",
         )
     except openai.APIStatusError as exc:
-        latency = (time.perf_counter() - start) * 1000
-        status = exc.status_code
-        headers = exc.response.headers
-        seen = {"status": status, "latency_ms": latency, **_remaining(headers)}
-        if status in (401, 403):
-            who = (
-                f"{names.key} is rejected"
-                if backend.api_key is not None
-                else "the Microsoft Entra ID token is rejected"
+        response = exc.response
+        verdict = classify_response(
+            exc.status_code, response.headers, response.content, now_wall=time.time()
+        )
+        seen = _seen(verdict, latency_ms=(time.perf_counter() - start) * 1000)
+        return _judge(verdict, exc.message, names, where, result, seen)
+    latency = (time.perf_counter() - start) * 1000
+    answer = classify_response(raw.http_response.status_code, raw.headers, None, now_wall=0.0)
+    return result(
+        reachable=True, auth_ok=True, deployment_found=True, usable=True, **_seen(answer, latency)
+    )
+
+
+def _seen(verdict: Verdict, latency_ms: float) -> dict[str, Any]:
+    """The numbers every answered probe reports, read by the balancer's own classification."""
+    return {
+        "status": verdict.status,
+        "latency_ms": latency_ms,
+        "remaining_tokens": verdict.remaining_tokens,
+        "remaining_requests": verdict.remaining_requests,
+    }
+
+
+def _judge(
+    verdict: Verdict,
+    message: str,
+    names: _Variables,
+    where: str,
+    result: _Row,
+    seen: dict[str, Any],
+) -> ProbeResult:
+    """Turn the balancer's verdict on an error answer into a report row with its fix.
+
+    The verdict (`aoai_fallbacks._classify`) says what the balancer will do with
+    this backend; the status and error code say which variable to change.
+    """
+    status, backend = verdict.status, names.backend
+    if verdict.outcome is Outcome.THROTTLED:
+        wait = verdict.retry_after
+        after = f", retry after {wait:g} s" if wait is not None else ""
+        return result(
+            reachable=True,
+            auth_ok=True,
+            deployment_found=True,
+            usable=True,
+            retry_after=wait,
+            note=f"throttled right now (429{after}): usable, it serves again after its cooldown",
+            **seen,
+        )
+    if verdict.reason == "DeploymentNotFound":
+        return result(
+            reachable=True,
+            auth_ok=True,
+            deployment_found=False,
+            fix=f"deployment {backend.deployment!r} does not exist on {where} (404): "
+            f"{names.deployment_fix()}",
+            **seen,
+        )
+    if status in (401, 403):
+        who, hint = (
+            (f"{names.key} is rejected", "check the key for that resource")
+            if backend.api_key is not None
+            else (
+                "the Microsoft Entra ID token is rejected",
+                "grant your identity the 'Cognitive Services OpenAI User' role there, "
+                f"or set {names.key}",
             )
-            hint = (
-                "check the key for that resource"
-                if backend.api_key is not None
-                else f"grant your identity the 'Cognitive Services OpenAI User' role there, "
-                f"or set {names.key}"
-            )
-            return result(
-                reachable=True, auth_ok=False, fix=f"{who} by {where} ({status}): {hint}", **seen
-            )
-        if status == 404:
-            if exc.code == "DeploymentNotFound":
-                return result(
-                    reachable=True,
-                    auth_ok=True,
-                    deployment_found=False,
-                    fix=f"deployment {backend.deployment!r} does not exist on {where} (404): "
-                    f"{names.deployment_fix()}",
-                    **seen,
-                )
-            return result(
-                reachable=True,
-                fix=f"{where} has no Azure OpenAI API at this address (404): check {names.endpoint} "
-                "(it should look like https://NAME.openai.azure.com) and AOAI_API_VERSION",
-                **seen,
-            )
-        if status == 429:
-            wait = parse_retry_after(headers, now_wall=time.time())
-            after = f", retry after {wait:g} s" if wait is not None else ""
-            return result(
-                reachable=True,
-                auth_ok=True,
-                deployment_found=True,
-                usable=True,
-                retry_after=wait,
-                note=f"throttled right now (429{after}): usable, it serves again after its cooldown",
-                **seen,
-            )
-        if 400 <= status < 500:
-            return result(
-                reachable=True,
-                auth_ok=True,
-                deployment_found=True,
-                usable=True,
-                note=f"the deployment refused the 1-token probe ({status}: {exc.message}); "
-                "the key and the deployment are fine",
-                **seen,
-            )
+        )
+        return result(
+            reachable=True, auth_ok=False, fix=f"{who} by {where} ({status}): {hint}", **seen
+        )
+    if status == 404:
+        return result(
+            reachable=True,
+            fix=f"{where} has no Azure OpenAI API at this address (404): check {names.endpoint} "
+            "(it should look like https://NAME.openai.azure.com) and AOAI_API_VERSION",
+            **seen,
+        )
+    if verdict.outcome is Outcome.FAILED:
         return result(
             reachable=True,
             fix=f"{where} is failing right now ({status}): try again later, "
             f"or check the service health of that resource",
             **seen,
         )
-    latency = (time.perf_counter() - start) * 1000
+    # REJECTED or CONTEXT_OVERFLOW: the request was refused, not the backend.
     return result(
         reachable=True,
         auth_ok=True,
         deployment_found=True,
         usable=True,
-        status=raw.http_response.status_code,
-        latency_ms=latency,
-        **_remaining(raw.headers),
+        note=f"the deployment refused the 1-token probe ({status}: {message}); "
+        "the key and the deployment are fine",
+        **seen,
     )
 
 
@@ -276,6 +297,7 @@ class _Variables:
 
     def __init__(self, backend: Backend, environ: Mapping[str, str]) -> None:
         self._environ = environ
+        self.backend = backend
         number = backend.name.split("-")[0]
         self.endpoint = f"AOAI_ENDPOINT_{number}"
         self.key = f"AOAI_KEY_{number}"
@@ -311,22 +333,6 @@ def _client(backend: Backend, timeout: float) -> openai.AzureOpenAI:
         max_retries=0,
         timeout=timeout,
     )
-
-
-def _remaining(headers: Mapping[str, str]) -> dict[str, int | None]:
-    return {
-        "remaining_tokens": _int(headers.get("x-ratelimit-remaining-tokens")),
-        "remaining_requests": _int(headers.get("x-ratelimit-remaining-requests")),
-    }
-
-
-def _int(value: str | None) -> int | None:
-    """A header's count, or None when absent, garbage or -1 (some APIs report -1 for unknown)."""
-    try:
-        number = int(value) if value is not None else None
-    except ValueError:
-        return None
-    return number if number is not None and number >= 0 else None
 
 
 def _cause(exc: BaseException) -> str:
