@@ -10,15 +10,19 @@ for an answer to learn that the next request fits.
 
 Learned, never configured:
 
-* **capacity**, the requests per window left to this balancer: each answer's
-  ``x-ratelimit-remaining-requests`` plus the requests sent within one window
-  before it (so what other clients of the same deployment spend is left out
-  by itself); a refusal sets it to what was in the window when it came.
-  Unknown (None) until the first of either: the model then holds nothing back.
+* **capacity**, the requests per window left to this balancer: each answer
+  bounds it from below by its ``x-ratelimit-remaining-requests`` plus the
+  requests of ours surely in the window then (so what other clients of the
+  same deployment spend is left out by itself); the capacity is the largest
+  of the last seven bounds, and never less than a window was seen to admit.
+  A refusal sets it to what was in the window when it came. Unknown (None)
+  until the first of either: the model then holds nothing back.
 * **length**: 10 s, Azure's usual window, until evidence says 1 s. A backend
   whose next slot is a second or more away, while requests wait, is asked once
-  at the 1 s window's pace; an answer proves the shorter window, a refusal
-  the longer one. A refusal whose exact wait outlasts a 1 s window (or any
+  when a 1 s window would hold none of its requests; an answer proves the
+  shorter window, a refusal the longer one. Sooner still, a refusal whose
+  exact wait a request of ours sent a second earlier explains, and none sent
+  ten seconds earlier does, has the window taken for 1 s, unproven. A refusal whose exact wait outlasts a 1 s window (or any
   refusal the 1 s model did not expect) puts it back to 10 s.
 
 Every refusal the model did not foresee corrects it, so when other clients
@@ -166,6 +170,8 @@ class Window:
         was_trial = self.trial == at
         if was_trial:
             self.trial = None
+        if exact and wait is not None and self._points_to_short(at, now, wait):
+            self.length = SHORT  # unproven: the next refusal it did not expect puts it back
         held = self._count(at - self.length, at)
         expected = self.capacity is None or held - unsure < self.capacity
         if expected and exact and wait is not None and wait < self.length * MAX_MARGIN:
@@ -182,6 +188,25 @@ class Window:
         if held > 0 and now - at < RETAIN - LONG:  # none of ours held: others fill it
             self.capacity = self._floor = held
             self._bounds.clear()
+
+    def _points_to_short(self, at: float, now: float, wait: float) -> bool:
+        """An exact wait that one of ours a second before explains, and none ten before.
+
+        The slot the backend says frees `wait` after refusing the request sent
+        at `at` is one a request of ours took a window's length earlier, give
+        or take the round trip (`now - at`) and the margin, unless another
+        client took it. If a 1 s window explains it and a 10 s one cannot, the
+        window is most likely 1 s; it is then tried as such, still unproven.
+        """
+        if self.settled or self.length != LONG or wait >= SHORT:
+            return False
+        slack = now - at + SHORT * MAX_MARGIN
+        frees = at + wait
+
+        def ours_near(when: float) -> bool:
+            return self._count(when - slack - TIE, when + slack) > 0
+
+        return ours_near(frees - SHORT) and not ours_near(frees - LONG)
 
     # -- what it can take -----------------------------------------------------
 
@@ -231,16 +256,17 @@ class Window:
     def short_room_at(self, now: float) -> float | None:
         """When to ask once at the 1 s window's pace (`now` or later), None if not to.
 
-        Only while the length is unproven, with no such request out, and when
-        a 1 s window would have room for one more by then.
+        Only while the length is unproven, with no such request out, and once
+        a 1 s window would hold none of ours: then an answer proves the short
+        window whatever its capacity. (The capacity read while the window was
+        thought to be 10 s long can be too large for 1 s: answers that come a
+        second after their request count requests a 1 s window has let go.)
         """
-        capacity = self.capacity
-        if self.settled or self.trial is not None or capacity is None or self.length != LONG:
+        if self.settled or self.trial is not None or self.capacity is None or self.length != LONG:
             return None
-        recent = self._since(now - SHORT)
-        if recent < capacity:
+        if len(self._sent) == self._head:
             return now
-        return self._sent[len(self._sent) - capacity] + SHORT * (1 + self.margin)
+        return max(now, self._sent[-1] + SHORT * (1 + self.margin))
 
 
 def _again(taken: deque[float], held_for: float) -> Iterator[float]:

@@ -82,6 +82,18 @@ def test_a_second_of_waiting_asks_once_whether_the_window_is_one_second() -> Non
     assert (window.length, window.settled) == (SHORT, True)
 
 
+def test_the_one_second_question_waits_until_a_second_holds_none_of_ours() -> None:
+    # Answers read a second after their request have let a 1 s window's slots go, so
+    # the capacity they suggest (2 here) may be too large for 1 s. Asked while one
+    # of ours is still in the last second, a 1 s window of one would refuse the
+    # question and "prove" the 10 s window wrongly.
+    window = Window()
+    first, _ = sent(window, T, T + 1.2)
+    window.answered(first, 1, now=T + 1.2)
+    assert window.capacity == 2
+    assert window.short_room_at(T + 1.21) == pytest.approx(T + 1.2 + SHORT * (1 + window.margin))
+
+
 def test_a_refused_trial_proves_the_ten_second_window() -> None:
     window = Window()
     times = sent(window, T, T)
@@ -108,3 +120,31 @@ def test_requests_sent_at_one_instant_keep_their_order() -> None:
     window.answered(times[0], 2, now=T)  # 2 left after the first: capacity 3
     assert window.capacity == 3
     assert window.room(T + LONG * (1 + window.margin)) == 3  # all three leave it together
+
+
+def test_an_exact_wait_that_a_send_a_second_ago_explains_points_to_the_one_second_window() -> None:
+    window = Window()
+    first, second = sent(window, T, T)
+    window.refused(second, T + 0.01, 0.99, exact=True, unsure=1)
+    assert (window.length, window.settled, window.capacity) == (SHORT, False, 1)
+    assert next(window.frees(T + 0.01)) == pytest.approx(first + SHORT * (1 + window.margin))
+    # Unproven: a wait no 1 s window gives puts it back, for good.
+    (third,) = sent(window, T + 1.1)
+    window.refused(third, T + 1.11, 8.9, exact=True)
+    assert (window.length, window.settled) == (LONG, True)
+
+
+@pytest.mark.parametrize(
+    ("exact", "ten_seconds_before"),
+    [(False, False), (True, True)],
+    ids=["whole-second-wait", "a-send-ten-seconds-before-explains-it"],
+)
+def test_other_waits_under_a_second_leave_the_ten_second_window(
+    exact: bool, ten_seconds_before: bool
+) -> None:
+    window = Window()
+    if ten_seconds_before:
+        sent(window, T + 0.99 - LONG)  # its slot frees when the refusal says
+    _, second = sent(window, T, T)
+    window.refused(second, T + 0.01, 0.99, exact=exact, unsure=1)
+    assert window.length == LONG
