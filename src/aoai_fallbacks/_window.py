@@ -15,7 +15,9 @@ Learned, never configured:
   requests of ours surely in the window then (so what other clients of the
   same deployment spend is left out by itself); the capacity is the largest
   of the last seven bounds, and never less than a window was seen to admit.
-  A refusal sets it to what was in the window when it came. Unknown (None)
+  A refusal sets it to what was in the window when it came. Once a refusal
+  comes while the model had room, others are known to use the quota, and
+  what they leave comes and goes: from then on the newest bound counts. Unknown (None)
   until the first of either: the model then holds nothing back.
 * **length**: 10 s, Azure's usual window, until evidence says 1 s. A backend
   whose next slot is a second or more away, while requests wait, is asked once
@@ -67,6 +69,7 @@ class Window:
         "_floor",
         "_head",
         "_sent",
+        "_shared",
         "capacity",
         "length",
         "margin",
@@ -84,6 +87,7 @@ class Window:
         self.trial: float | None = None  # send time of the request asking at the 1 s pace
         self._floor = 0  # the most of ours this window was seen to admit at once
         self._bounds: deque[int] = deque(maxlen=7)  # the capacity is at least each of these
+        self._shared = False  # a refusal came with room to spare: others use the quota too
 
     # -- what was sent --------------------------------------------------------
 
@@ -136,7 +140,8 @@ class Window:
         bound the capacity cannot be under: what remains plus the requests of
         ours that were surely in the window then (sent before this one, still
         in the window now, and admitted). The capacity is the largest of the
-        last few bounds, and never less than a window was seen to admit.
+        last few bounds (the newest alone once others are seen to use the
+        quota), and never less than a window was seen to admit.
         """
         self._forget(now)
         if self.trial == at:
@@ -148,6 +153,8 @@ class Window:
         self._floor = max(self._floor, self._count(at - window, at) - unsure)
         if remaining is not None:
             held = self._count(now - window, at) - unsure
+            if self._shared:  # what others leave comes and goes: the newest reading counts
+                self._bounds.clear()
             self._bounds.append(remaining + max(held, 0))
         if self._bounds:
             self.capacity = max(max(self._bounds), self._floor)
@@ -185,6 +192,8 @@ class Window:
             self.length = LONG
         if was_trial or proves_long:
             self.settled = True
+        if self.capacity is not None and held - unsure < self.capacity and not was_trial:
+            self._shared = True
         if held > 0 and now - at < RETAIN - LONG:  # none of ours held: others fill it
             self.capacity = self._floor = held
             self._bounds.clear()

@@ -148,3 +148,21 @@ def test_other_waits_under_a_second_leave_the_ten_second_window(
     _, second = sent(window, T, T)
     window.refused(second, T + 0.01, 0.99, exact=exact, unsure=1)
     assert window.length == LONG
+
+
+def test_once_others_are_seen_using_the_quota_the_newest_reading_counts() -> None:
+    window = Window()
+    first, second = sent(window, T, T + 1)
+    window.answered(first, 4, now=T + 0.5)
+    assert window.capacity == 5  # alone, every reading is a bound: the largest counts
+    window.answered(second, 2, now=T + 1.5)
+    assert window.capacity == 5
+    (third,) = sent(window, T + 2)
+    window.refused(third, T + 2.1, 3.0, exact=True)  # room for 3 more, yet refused
+    assert window.capacity == 2
+    (fourth,) = sent(window, T + 5.2)
+    window.answered(fourth, 3, now=T + 5.5)
+    assert window.capacity == 6  # others left room
+    (fifth,) = sent(window, T + 6)
+    window.answered(fifth, 0, now=T + 6.5)
+    assert window.capacity == 4  # and took it back: not the 6 read a second ago
