@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from aoai_fallbacks._log import register_secret
+from aoai_fallbacks._log import register_token
 from aoai_fallbacks.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def auth_headers(backend: Backend) -> dict[str, str]:
             f"{exc}"
         ) from None
     token = provider()
-    register_secret(token)
+    register_token(token)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -11,10 +11,20 @@ the backend answers                     outcome           the balancer then
 500/502/503/504, 408, other 5xx/3xx,    FAILED            counts toward the circuit
 timeout, refused/reset, broken stream                     (a 503 with Retry-After
                                                           also cools it)
-401, 403, 404 (``DeploymentNotFound``)  MISCONFIGURED     quarantines it
+404 ``DeploymentNotFound``; 401, 403    MISCONFIGURED     quarantines it
+on the deployment's own operations
+no Entra ID token for it                MISCONFIGURED     quarantines it
 400 ``context_length_exceeded``         CONTEXT_OVERFLOW  tries the larger tier
-any other 4xx (``content_filter``...)   REJECTED          returns it: fails anywhere
+any other 4xx (``content_filter``, a    REJECTED          returns it: the caller's
+404 for a file, batch or response id)                     answer
 ======================================  ================  ==========================
+
+Only what speaks for the deployment itself says the backend is misconfigured:
+``DeploymentNotFound``, and a 401/403 to a request that names the deployment
+(`deployment_operation`). A 404 for a file, a batch or a stored response, or a
+401/403 on such an operation, answers the caller's question about *that*
+object; quarantining a healthy backend for it would take it away from every
+other request.
 
 The error body may be missing, truncated or not JSON at all (a proxy's HTML
 page), so the error code is read from the JSON when it parses and picked out
@@ -31,7 +41,15 @@ from dataclasses import dataclass
 
 from aoai_fallbacks._retry_after import header, retry_after_hint
 
-__all__ = ["Outcome", "Verdict", "classify_failure", "classify_response", "error_code"]
+__all__ = [
+    "Outcome",
+    "Verdict",
+    "classify_failure",
+    "classify_response",
+    "classify_sign_in_failure",
+    "deployment_operation",
+    "error_code",
+]
 
 
 class Outcome(enum.Enum):
@@ -67,6 +85,21 @@ class Verdict:
 
 _CODE_IN_TEXT = re.compile(rb'"code"\s*:\s*"([^"\\]{1,100})"')
 _CONTEXT_OVERFLOW = "context_length_exceeded"
+_DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"
+_MODEL_IN_BODY = re.compile(rb'"model"\s*:')
+
+
+def deployment_operation(path: str, content: bytes) -> bool:
+    """Whether a request is one of the deployment's own operations (it names the deployment).
+
+    The classic API names it in the path (``/openai/deployments/{deployment}/...``),
+    the ``/openai/v1/`` API as ``model`` in the JSON body. Files, batches and
+    stored responses (``/openai/files/...``, ``GET /openai/v1/responses/{id}``)
+    name no deployment: a 401/403 there says nothing about it.
+    """
+    if "/openai/deployments/" in path:
+        return True
+    return "/openai/v1/" in path and _MODEL_IN_BODY.search(content) is not None
 
 
 def error_code(body: bytes | None) -> str | None:
@@ -106,14 +139,21 @@ def _remaining(headers: Mapping[str, str], name: str) -> int | None:
 
 
 def classify_response(
-    status: int, headers: Mapping[str, str], body: bytes | None, *, now_wall: float
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    *,
+    now_wall: float,
+    deployment: bool = True,
 ) -> Verdict:
     """Classify one HTTP answer from a backend.
 
     `body` matters only for 4xx answers (it tells a context overflow from a
-    content filter); pass None for answers not read (2xx, streams). The
-    remaining-quota headers are read from every answer: a 429's zeros are as
-    informative as a 200's counts.
+    content filter, a missing deployment from a missing file); pass None for
+    answers not read (2xx, streams). The remaining-quota headers are read from
+    every answer: a 429's zeros are as informative as a 200's counts.
+    `deployment`: the request was one of the deployment's own operations
+    (`deployment_operation`), so a 401/403 speaks for the backend.
     """
     tokens = _remaining(headers, "x-ratelimit-remaining-tokens")
     requests = _remaining(headers, "x-ratelimit-remaining-requests")
@@ -129,7 +169,9 @@ def classify_response(
         )
     if 400 <= status < 500 and status != 408:
         code = error_code(body)
-        if status in (401, 403, 404):
+        if (status == 404 and code == _DEPLOYMENT_NOT_FOUND) or (
+            deployment and status in (401, 403)
+        ):
             outcome = Outcome.MISCONFIGURED
         elif status == 400 and code == _CONTEXT_OVERFLOW:
             outcome = Outcome.CONTEXT_OVERFLOW
@@ -150,3 +192,13 @@ def classify_failure(reason: str, *, retry_after: float | None = None) -> Verdic
     stream cut mid-way, so the next requests avoid it for a while.
     """
     return Verdict(Outcome.FAILED, reason, None, retry_after)
+
+
+def classify_sign_in_failure(detail: str) -> Verdict:
+    """Classify an attempt that never left: no Microsoft Entra ID token could be had for it.
+
+    The backend's credential is broken (no sign-in available, a revoked
+    secret, azure-identity missing), which another backend's may not be: it
+    is misconfigured, with no HTTP status. `detail` says why, safe to log.
+    """
+    return Verdict(Outcome.MISCONFIGURED, f"no Entra ID token: {detail}")

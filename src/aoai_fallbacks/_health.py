@@ -17,6 +17,12 @@ the service authenticated the request and found the deployment, so it is
 working, only busy. Any answer that shows the service processed the request
 (2xx, 429, a 400 of the request's own making) also resets the failure count.
 
+A timeout waiting for an answer is a failure only while nothing shows the
+backend alive: once it has answered a request sent *after* the one that
+timed out, it is working, only slow on that one (a long generation), and its
+circuit is left alone. A backend that hangs answers nothing and opens its
+circuit as before.
+
 A probe whose caller vanished without a verdict (a cancelled task) would hold
 the backend half-open forever, so a probe is presumed lost after
 ``probe_timeout`` and the next caller may probe.
@@ -60,7 +66,7 @@ from typing import Literal
 from aoai_fallbacks._classify import Outcome, Verdict
 from aoai_fallbacks._window import Window
 
-__all__ = ["QUOTA_FRESH_FOR", "BackendHealth", "HealthSettings", "State"]
+__all__ = ["NEVER_ARRIVED", "QUOTA_FRESH_FOR", "BackendHealth", "HealthSettings", "State"]
 
 State = Literal["available", "cooling", "open", "half-open", "quarantined"]
 
@@ -73,6 +79,9 @@ PROBE_POLL = (0.1, 0.4)
 Drawn at random per caller (seeded), so waiters look again one after another
 instead of all at once; short, since a probe's verdict may come any moment.
 """
+
+NEVER_ARRIVED = frozenset({"connect", "connect timeout"})
+"""Failure reasons of an attempt that never reached the backend: nothing was charged."""
 
 _NEVER = -math.inf
 
@@ -101,9 +110,11 @@ class BackendHealth:
     __slots__ = (
         "after_cooldown",
         "blocked_until",
+        "cause",
         "cooling_until",
         "failed",
         "failures",
+        "heard_from",
         "mode",
         "pending",
         "pending_tokens",
@@ -122,6 +133,8 @@ class BackendHealth:
         self.mode: Literal["closed", "open", "quarantined"] = "closed"
         self.blocked_until = _NEVER  # end of "open" or "quarantined"
         self.failures = 0  # consecutive
+        self.cause: str | None = None  # the reason of the verdict that last took it out
+        self.heard_from = _NEVER  # send time of the newest request it answered (it works)
         self.remaining_tokens: int | None = None
         self.remaining_requests: int | None = None
         self.quota_seen = _NEVER
@@ -258,13 +271,16 @@ class BackendHealth:
         the oldest request in flight is taken to be the one answered (or, with
         none in flight, one sent just now).
         """
-        sent = self._settle(sent_at)
-        self._learn_window(verdict, now, now if sent is None else sent)
+        settled = self._settle(sent_at)
+        sent = now if settled is None else settled
+        self._learn_window(verdict, now, sent)
         if verdict.remaining_tokens is not None or verdict.remaining_requests is not None:
             self.remaining_tokens = verdict.remaining_tokens
             self.remaining_requests = verdict.remaining_requests
             self.quota_seen = now
         outcome = verdict.outcome
+        if outcome not in (Outcome.FAILED, Outcome.MISCONFIGURED):  # the service worked on it
+            self.heard_from = max(self.heard_from, sent)
         cooldown: float | None = None
         if outcome is Outcome.SUCCESS:
             self.served += 1
@@ -275,20 +291,41 @@ class BackendHealth:
             self.throttled += 1
             self._close()
             cooldown = self._cool(settings.cooldown(self._throttled_for(verdict, now)), now)
+            self.cause = verdict.reason
         elif outcome is Outcome.FAILED:
             self.failed += 1
-            self._fail(now, settings)
-            if verdict.retry_after is not None:
-                cooldown = self._cool(settings.cooldown(verdict.retry_after), now)
+            if not (verdict.reason == "timeout" and self.heard_from > sent):  # else only slow
+                cooldown = self._failed(verdict, now, settings)
         elif outcome is Outcome.MISCONFIGURED:
             self.failed += 1
             self.failures += 1
             self.mode = "quarantined"
             self.blocked_until = now + settings.quarantine_for
+            self.cause = verdict.reason
         else:  # CONTEXT_OVERFLOW, REJECTED: the backend did its job on a bad request
             self.rejected += 1
             self._close()
         return cooldown
+
+    def interrupted(self, verdict: Verdict, now: float, settings: HealthSettings) -> float | None:
+        """A request already recorded as served failed after all: a stream cut mid-way.
+
+        It counts as failed instead, with the failure and cooldown of
+        `verdict`. It left the board's requests in flight when its first
+        chunk was recorded, so nothing is settled here: settling again would
+        take another request's place. Returns the cooldown it started.
+        """
+        self.served -= 1
+        self.failed += 1
+        return self._failed(verdict, now, settings)
+
+    def _failed(self, verdict: Verdict, now: float, settings: HealthSettings) -> float | None:
+        """Count a failure toward the circuit; cool for the verdict's hint, if any."""
+        self._fail(now, settings)
+        self.cause = verdict.reason
+        if verdict.retry_after is None:
+            return None
+        return self._cool(settings.cooldown(verdict.retry_after), now)
 
     def _learn_window(self, verdict: Verdict, now: float, sent: float) -> None:
         window = self.window
@@ -303,7 +340,7 @@ class BackendHealth:
                     sent, now, verdict.retry_after, exact=verdict.retry_exact, unsure=unsure
                 )
         elif outcome is Outcome.FAILED or outcome is Outcome.MISCONFIGURED:
-            if outcome is Outcome.MISCONFIGURED or verdict.reason == "connect":
+            if outcome is Outcome.MISCONFIGURED or verdict.reason in NEVER_ARRIVED:
                 window.refund(sent)  # never charged: refused before, or never arrived
             if window.trial == sent:
                 window.trial = None

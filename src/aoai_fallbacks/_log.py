@@ -8,7 +8,8 @@ message and in any traceback attached to it:
 * the value of an ``api-key`` header or parameter, in any common spelling;
 * a ``Bearer`` token;
 * every key registered with `register_secret` (the transport registers its
-  backends' keys and the tokens it sends), wherever it appears.
+  backends' keys), and the last `MAX_TOKENS` tokens registered with
+  `register_token` (the Entra ID tokens it sends), wherever they appear.
 
 A library must never log a credential, even at DEBUG and even in a message
 someone else wrote (an SDK exception's text, a header dump): the filter runs
@@ -22,7 +23,15 @@ import re
 import threading
 import traceback
 
-__all__ = ["REDACTED", "RedactingFilter", "logger", "redact", "register_secret"]
+__all__ = [
+    "MAX_TOKENS",
+    "REDACTED",
+    "RedactingFilter",
+    "logger",
+    "redact",
+    "register_secret",
+    "register_token",
+]
 
 REDACTED = "[redacted]"
 
@@ -38,17 +47,46 @@ _PATTERNS = (
     re.compile(r"(?P<lead>bearer\s+)(?P<secret>[A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE),
 )
 
+MAX_TOKENS = 16
+"""Tokens remembered by `register_token`, the newest.
+
+An Entra ID token lives about an hour and the provider renews it a few
+minutes before it expires, so a process holds one or two valid tokens at a
+time per credential; older ones are expired, and a token written as a
+``Bearer`` header is caught by the pattern anyway. A long-lived process
+rotates through thousands: kept for ever, they would grow the set every record
+is searched for without end.
+"""
+
 _lock = threading.Lock()
-_secrets: frozenset[str] = frozenset()
+_keys: frozenset[str] = frozenset()
+_tokens: tuple[str, ...] = ()  # the newest last
+_secrets: frozenset[str] = frozenset()  # _keys and _tokens, what `redact` searches for
 
 
 def register_secret(value: str | None) -> None:
-    """Remember `value` (a key or token) so it is redacted wherever it appears in a log."""
-    global _secrets
-    if value is None or len(value) < _MIN_SECRET or value in _secrets:
+    """Remember the key `value` for the life of the process: redacted wherever it appears."""
+    global _keys, _secrets
+    if value is None or len(value) < _MIN_SECRET or value in _keys:
         return
     with _lock:
-        _secrets = _secrets | {value}
+        _keys = _keys | {value}
+        _secrets = _keys | frozenset(_tokens)
+
+
+def register_token(value: str | None) -> None:
+    """Remember the token `value`, among the last `MAX_TOKENS`: redacted wherever it appears.
+
+    Called for every request sent with a token, so the usual case (the
+    current token again) takes no lock.
+    """
+    global _tokens, _secrets
+    if value is None or len(value) < _MIN_SECRET or (_tokens and _tokens[-1] == value):
+        return
+    with _lock:
+        kept = [token for token in _tokens if token != value][-(MAX_TOKENS - 1) :]
+        _tokens = (*kept, value)
+        _secrets = _keys | frozenset(_tokens)
 
 
 def redact(text: str) -> str:

@@ -104,10 +104,13 @@ class SelectionPolicy:
         patience: float,
         ahead: int = 0,
         paced: bool = False,
+        spent: Collection[str] = (),
     ) -> Choice | Wait:
         """The entry to try next (a gated one as its probe), or how long to wait.
 
-        `ahead`: requests already waiting in line before this one; it takes a
+        `spent`: backends this request may not be handed now, though when
+        they recover still counts for the wait. `ahead`: requests already
+        waiting in line before this one; it takes a
         backend now only if there is room for them too, and otherwise waits
         for the slot after theirs. `paced`: requests wait in line, so a
         backend whose window is known takes them at its refill pace
@@ -130,7 +133,7 @@ class SelectionPolicy:
                     if e.backend.name in exclude:
                         continue
                     health = e.health
-                    if not health.selectable(now):
+                    if not health.selectable(now) or e.backend.name in spent:
                         later.append(_after(health, health.ready_at(now), paced))
                         continue
                     window = health.window

@@ -81,16 +81,22 @@ def _with_model(content: bytes, model: str) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _attempt_timeout(timeout: object, limit: float | None) -> object:
-    """The request's httpx timeout extension, no field longer than `limit` seconds."""
-    if limit is None:
-        return timeout
-    if not isinstance(timeout, Mapping):
-        return dict.fromkeys(_TIMEOUT_KEYS, limit)
-    return {
-        key: limit if timeout.get(key) is None else min(timeout[key], limit)
-        for key in _TIMEOUT_KEYS
+def _attempt_timeout(
+    timeout: object, default: float | None, connect: float | None
+) -> dict[str, float | None]:
+    """The request's httpx timeout extension for one attempt.
+
+    Each phase keeps the caller's limit; a phase the caller left unlimited
+    gets `default`; connecting takes at most `connect` either way.
+    """
+    given = timeout if isinstance(timeout, Mapping) else {}
+    phases: dict[str, float | None] = {
+        key: default if given.get(key) is None else given[key] for key in _TIMEOUT_KEYS
     }
+    if connect is not None:
+        limit = phases["connect"]
+        phases["connect"] = connect if limit is None else min(limit, connect)
+    return phases
 
 
 @functools.lru_cache(maxsize=1024)
@@ -118,12 +124,14 @@ def rewrite(
     auth: Mapping[str, str],
     *,
     attempt_timeout: float | None = None,
+    connect_timeout: float | None = None,
 ) -> httpx.Request:
     """`request` as `backend` must receive it, with the credentials in `auth`.
 
     `request`'s body must already be read (`request.read()`): it is sent
-    again on every attempt. `attempt_timeout` caps each phase of the httpx
-    timeout (connect, read, write, pool) for this attempt.
+    again on every attempt. The caller's httpx timeout is kept, phase by
+    phase (connect, read, write, pool); `attempt_timeout` fills in the phases
+    it left unlimited, and `connect_timeout` caps connecting.
 
     The request is built from its finished parts (a `URL`, raw headers, a
     byte stream) so httpx has nothing left to parse or encode: the ``Host``
@@ -151,7 +159,9 @@ def rewrite(
     if not sized and (content or request.method in _BODY_METHODS):
         headers.append((b"Content-Length", str(len(content)).encode("ascii")))
     extensions = dict(request.extensions)
-    extensions["timeout"] = _attempt_timeout(extensions.get("timeout"), attempt_timeout)
+    extensions["timeout"] = _attempt_timeout(
+        extensions.get("timeout"), attempt_timeout, connect_timeout
+    )
     outgoing = httpx.Request(
         request.method,
         url,

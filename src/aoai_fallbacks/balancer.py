@@ -20,7 +20,7 @@ import math
 import random
 import threading
 from bisect import bisect_left, insort
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
@@ -33,7 +33,16 @@ from aoai_fallbacks._policy import Choice, Entry, SelectionPolicy, Wait
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
 
-__all__ = ["BackendStatus", "Balancer", "Ticket", "Wait"]
+__all__ = ["ATTEMPTS_PER_BACKEND", "MIN_ATTEMPTS", "BackendStatus", "Balancer", "Ticket", "Wait"]
+
+ATTEMPTS_PER_BACKEND = 3
+"""The default `max_attempts` per backend: a 429 that teaches the balancer a
+backend's window, the try at the slot it then predicts, and one more for a
+slot another app took meanwhile. A backend that fails is not tried again by
+the same request, so only refusals ever use more than one."""
+MIN_ATTEMPTS = 10
+"""The least default `max_attempts`: one or two backends shared with other apps
+may refuse a request a few times in a row before a slot is really free."""
 
 
 class Ticket:
@@ -64,6 +73,8 @@ class BackendStatus:
     the reason (cooling, open circuit, quarantine); 0 when it may be now.
     `remaining_tokens`/`remaining_requests` are the last values the backend
     reported, however old; `quota_age` says how old (None: never reported).
+    `reason`: while it is out of rotation, the reason of the verdict that put
+    it there (``"429"``, ``"timeout"``, ``"DeploymentNotFound"``); else None.
     """
 
     name: str
@@ -81,6 +92,7 @@ class BackendStatus:
     remaining_tokens: int | None
     remaining_requests: int | None
     quota_age: float | None
+    reason: str | None = None
 
 
 class Balancer:
@@ -88,8 +100,26 @@ class Balancer:
 
     `backends=None` reads them from the environment (`load_backends()`).
     `wait_budget`: seconds a request may wait, in total, for a backend to
-    recover when all are unavailable (``0`` fails fast). `attempt_timeout`:
-    seconds one attempt may take (None: no limit). A 429 cools its backend
+    recover when all are unavailable (``0`` fails fast); once they have
+    passed, a request still tries each backend it has not tried yet, but goes
+    back to none. `max_attempts`: the most attempts one request makes, over
+    all backends (None: three per backend, at least 10), so that no answer,
+    however odd (a ``retry-after: 0`` that never ends), makes it loop.
+
+    Timeouts: the caller's own (the SDK's ``timeout``, per client or per
+    call) is kept, never shortened, except that connecting to a backend takes
+    at most `connect_timeout` seconds: a live backend accepts a connection at
+    once, and one that does not is skipped. `attempt_timeout` is the time to
+    the first byte of an answer, and between its bytes, for a caller that set
+    no timeout at all (LangChain's default): a non-streamed answer's first
+    byte comes when it is fully generated, so give long generations a
+    timeout of their own. (None: no limit of ours.) A timeout moves the
+    request on to the next backend; it counts toward the circuit unless the
+    backend has answered a request sent after that one meanwhile (it is
+    alive, only slow on that one). A request in flight longer than
+    `attempt_timeout` is presumed lost by the probe gate.
+
+    A 429 cools its backend
     for its Retry-After, `default_cooldown` when it gives none, at least
     `min_cooldown` (a ``0`` or past date must not make a request spin on the
     backend that just refused it) and at most `max_cooldown`.
@@ -106,7 +136,9 @@ class Balancer:
         backends: Sequence[Backend] | None = None,
         *,
         wait_budget: float = 30.0,
+        max_attempts: int | None = None,
         attempt_timeout: float | None = 60.0,
+        connect_timeout: float | None = 10.0,
         default_cooldown: float = 10.0,
         max_cooldown: float = 60.0,
         min_cooldown: float = 0.1,
@@ -123,8 +155,12 @@ class Balancer:
         self.backends: tuple[Backend, ...] = tuple(backends)
         _check_backends(self.backends)
         _check_number("wait_budget", wait_budget, positive=False, infinite=True)
+        if max_attempts is not None:
+            _check_count("max_attempts", max_attempts)
         if attempt_timeout is not None:
             _check_number("attempt_timeout", attempt_timeout)
+        if connect_timeout is not None:
+            _check_number("connect_timeout", connect_timeout)
         _check_number("default_cooldown", default_cooldown, positive=False)
         _check_number("max_cooldown", max_cooldown)
         _check_number("min_cooldown", min_cooldown, positive=False)
@@ -133,18 +169,19 @@ class Balancer:
                 f"Balancer: need min_cooldown <= default_cooldown <= max_cooldown, got "
                 f"{min_cooldown} <= {default_cooldown} <= {max_cooldown}"
             )
-        if (
-            isinstance(failure_threshold, bool)
-            or not isinstance(failure_threshold, int)
-            or failure_threshold < 1
-        ):
-            _refuse(f"Balancer(failure_threshold={failure_threshold!r}): must be an integer >= 1")
+        _check_count("failure_threshold", failure_threshold)
         _check_number("circuit_open_for", circuit_open_for)
         _check_number("quarantine_for", quarantine_for)
 
         self.clock: Clock = SYSTEM_CLOCK if clock is None else clock
         self.wait_budget = float(wait_budget)
+        self.max_attempts = (
+            max(MIN_ATTEMPTS, ATTEMPTS_PER_BACKEND * len(self.backends))
+            if max_attempts is None
+            else max_attempts
+        )
         self.attempt_timeout = None if attempt_timeout is None else float(attempt_timeout)
+        self.connect_timeout = None if connect_timeout is None else float(connect_timeout)
         self._settings = HealthSettings(
             default_cooldown=float(default_cooldown),
             max_cooldown=float(max_cooldown),
@@ -176,10 +213,14 @@ class Balancer:
         cost: int = 0,
         patience: float = math.inf,
         ticket: Ticket | None = None,
+        spent: Collection[str] = (),
     ) -> Backend | Wait:
         """The backend for the next attempt, or how long until one may be available.
 
-        `exclude`: names already tried and failed in this request. `large`:
+        `exclude`: names already tried and failed in this request. `spent`:
+        names not to hand out now (a request whose wait budget is spent goes
+        back to no backend it tried), though their recovery still sets the
+        `Wait`. `large`:
         only the larger-model tier (after a context overflow). `cost`: the
         request's estimated tokens, to pass over backends known to be short.
         `patience`: seconds this caller may still wait; one that cannot wait
@@ -213,6 +254,7 @@ class Balancer:
                 patience=patience,
                 ahead=ahead,
                 paced=bool(line),
+                spent=spent,
             )
             if isinstance(choice, Choice):
                 entry = choice.entry
@@ -256,6 +298,31 @@ class Balancer:
         request's, so the attempt answered is known (else the oldest in flight
         to that backend is taken).
         """
+        sent = _sent(ticket)
+        return self._apply(
+            backend, verdict, lambda health, now: health.record(verdict, now, self._settings, sent)
+        )
+
+    def interrupted(self, backend: Backend, verdict: Verdict) -> float | None:
+        """A request whose success was recorded failed after all (a stream cut mid-way).
+
+        It counts as failed, not served, and `verdict` (a failure) counts
+        toward the circuit and cools the backend for its `retry_after`. Its
+        verdict was already recorded, so it is no longer in flight: the
+        requests still in flight to the backend are left as they are.
+        Returns the cooldown it started.
+        """
+        return self._apply(
+            backend, verdict, lambda health, now: health.interrupted(verdict, now, self._settings)
+        )
+
+    def _apply(
+        self,
+        backend: Backend,
+        verdict: Verdict,
+        change: Callable[[BackendHealth, float], float | None],
+    ) -> float | None:
+        """Change `backend`'s health under the lock, then log what the change did to it."""
         entry = self._entry(backend)
         health = entry.health
         with self._lock:
@@ -263,16 +330,18 @@ class Balancer:
             was_half_open = health.half_open(now)
             mode_before = health.mode
             failures = health.failures + 1
-            cooldown = health.record(verdict, now, self._settings, _sent(ticket))
+            cooldown = change(health, now)
             mode_after = health.mode
             self._ring_first()
         if verdict.outcome is Outcome.MISCONFIGURED:
             logger.warning(
-                "backend %s is misconfigured (%s): quarantined for %.0f s; "
-                "check its endpoint, key and deployment name",
+                "backend %s is misconfigured (%s): quarantined for %.0f s; check its %s",
                 entry.backend.label,
                 verdict.reason,
                 self._settings.quarantine_for,
+                "endpoint, key and deployment name"
+                if verdict.status is not None
+                else "Microsoft Entra ID sign-in, or give it a key (AOAI_KEY_nn)",
             )
         elif mode_after == "open" and (mode_before == "closed" or was_half_open):
             what = "its probe failed" if was_half_open else f"{failures} failures in a row"
@@ -330,6 +399,7 @@ class Balancer:
                     remaining_tokens=h.remaining_tokens,
                     remaining_requests=h.remaining_requests,
                     quota_age=None if h.quota_seen == -math.inf else now - h.quota_seen,
+                    reason=None if h.state(now) == "available" else h.cause,
                 )
                 for b, h in ((e.backend, e.health) for e in self._entries.values())
             ]
@@ -379,6 +449,12 @@ def _check_number(
     if not ok:
         bound = "> 0" if positive else ">= 0"
         _refuse(f"Balancer({name}={value!r}): must be a number {bound}")
+
+
+def _check_count(name: str, value: object) -> None:
+    """Raise `ConfigError` unless `value` is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        _refuse(f"Balancer({name}={value!r}): must be an integer >= 1")
 
 
 def _check_backends(backends: Sequence[Backend]) -> None:

@@ -14,10 +14,19 @@ see one endpoint that simply answers. For each request the transport:
    to the next backend (after a context overflow, to the larger tier);
 5. when none is usable, sleeps on the balancer's clock for the earliest
    recovery if that fits in what is left of the wait budget, else raises
-   `NoBackendAvailableError` with every attempt. If every attempt met a
+   `NoBackendAvailableError` with every attempt and every backend out of
+   rotation (quarantined ones with their cause). If every attempt met a
    misconfigured backend, the last 401/403/404 is returned instead, so the SDK
    raises its own `AuthenticationError`/`NotFoundError`: a rate-limit error
    would send the caller looking in the wrong place.
+
+Every loop ends: a request makes at most `Balancer.max_attempts` attempts,
+and once its wait budget is spent it tries only backends it has not tried
+yet. A backend whose Entra ID token cannot be had is quarantined like one
+whose key is refused, and the request moves on.
+
+The caller's timeout is kept (`Balancer` says which limits are the
+balancer's own: connecting, and a default for a caller that set none).
 
 Streaming fails over only before the answer starts: the first chunk of a
 streamed answer is awaited before the response is handed up, so a backend
@@ -37,7 +46,14 @@ from typing import TYPE_CHECKING, cast
 import anyio.to_thread
 
 from aoai_fallbacks._auth import auth_headers
-from aoai_fallbacks._classify import Outcome, Verdict, classify_failure, classify_response
+from aoai_fallbacks._classify import (
+    Outcome,
+    Verdict,
+    classify_failure,
+    classify_response,
+    classify_sign_in_failure,
+    deployment_operation,
+)
 from aoai_fallbacks._http import httpx
 from aoai_fallbacks._log import logger, register_secret
 from aoai_fallbacks._rewrite import estimate_tokens, is_event_stream, rewrite
@@ -64,11 +80,14 @@ STREAM_CUT_COOLDOWN = 10.0
 """Seconds a backend that cut a stream mid-way is kept out: it is likely overloaded or restarting."""
 
 _MIN_WAIT = 0.001  # a zero wait (rounding) must not make the loop spin
+_DETAIL = 200  # characters of a credential's error message kept in the verdict
 _FAILURES = (httpx.TransportError, OSError)  # OSError: TLS errors httpx does not map
 
 
 def _reason(error: BaseException) -> str:
     """A short, key-free name for a failed attempt, as logs and `Attempt.reason` show it."""
+    if isinstance(error, httpx.ConnectTimeout):
+        return "connect timeout"
     if isinstance(error, httpx.TimeoutException):
         return "timeout"
     if isinstance(error, httpx.ConnectError):
@@ -90,7 +109,9 @@ class _Journey:
         self.ticket = balancer.ticket()
         self.started = balancer.clock.monotonic()
         self.cost = estimate_tokens(request.content)
-        self.exclude: set[str] = set()
+        self.deployment = deployment_operation(request.url.path, request.content)
+        self.exclude: set[str] = set()  # failed in this request: never again
+        self.tried: set[str] = set()  # every backend it was sent to
         self.large = False
         self.attempts: list[Attempt] = []
         self._story: str | None = None  # why the last backend was left, for the next log line
@@ -99,11 +120,20 @@ class _Journey:
     def next(self) -> Backend | float | httpx.Response:
         """The backend to try next, or seconds to sleep first, or the final answer.
 
-        Raises `NoBackendAvailableError` when waiting would exceed the budget.
+        Raises `NoBackendAvailableError` when waiting would exceed the budget,
+        or when the request has made as many attempts as it may.
         """
-        left = self.balancer.wait_budget - (self.balancer.clock.monotonic() - self.started)
-        choice = self.balancer.select(
+        balancer = self.balancer
+        if len(self.attempts) >= balancer.max_attempts:
+            raise self._exhausted(
+                None,
+                f"that is the most one request makes (max_attempts={balancer.max_attempts})",
+            )
+        left = balancer.wait_budget - (balancer.clock.monotonic() - self.started)
+        choice = balancer.select(
             exclude=self.exclude,
+            # The budget spent, only a backend not tried yet may still answer at once.
+            spent=self.tried if left <= 0 else (),
             large=self.large,
             cost=self.cost,
             patience=left,
@@ -113,8 +143,9 @@ class _Journey:
             if self._story is not None:
                 logger.info("%s; switching to backend %s", self._story, choice.label)
                 self._story = None
+            self.tried.add(choice.name)
             return choice
-        if choice.seconds is not None and choice.seconds <= left:
+        if choice.seconds is not None and left > 0 and choice.seconds <= left:
             # A short poll while a probe is out is routine under load: not worth INFO.
             log = logger.debug if choice.polling and self._story is None else logger.info
             log(
@@ -135,7 +166,20 @@ class _Journey:
         raise self._exhausted(choice.seconds)
 
     def outgoing(self, backend: Backend, auth: Mapping[str, str]) -> httpx.Request:
-        return rewrite(self.request, backend, auth, attempt_timeout=self.balancer.attempt_timeout)
+        return rewrite(
+            self.request,
+            backend,
+            auth,
+            attempt_timeout=self.balancer.attempt_timeout,
+            connect_timeout=self.balancer.connect_timeout,
+        )
+
+    def unauthenticated(self, backend: Backend, error: Exception) -> None:
+        """No Entra ID token could be had for `backend`: quarantine it, and on to the next."""
+        lines = str(error).strip().splitlines()
+        detail = type(error).__name__ + (f": {lines[0][:_DETAIL]}" if lines else "")
+        self._learn(backend, classify_sign_in_failure(detail))
+        self.exclude.add(backend.name)
 
     def failed(self, backend: Backend, error: BaseException) -> None:
         """The attempt got no usable answer (timeout, refused, cut before the first byte)."""
@@ -145,7 +189,11 @@ class _Journey:
     def answered(self, backend: Backend, response: httpx.Response, body: bytes | None) -> bool:
         """Learn from an answer; True if it is the one to hand up, False to go on."""
         verdict = classify_response(
-            response.status_code, response.headers, body, now_wall=self.balancer.clock.time()
+            response.status_code,
+            response.headers,
+            body,
+            now_wall=self.balancer.clock.time(),
+            deployment=self.deployment,
         )
         self._learn(backend, verdict)
         outcome = verdict.outcome
@@ -192,17 +240,42 @@ class _Journey:
         elif outcome is Outcome.CONTEXT_OVERFLOW:
             self._story = f"backend {label}: the prompt is too long ({verdict.reason})"
 
-    def _exhausted(self, retry_after: float | None) -> NoBackendAvailableError:
+    def _exhausted(
+        self, retry_after: float | None, why: str | None = None
+    ) -> NoBackendAvailableError:
+        """The error that ends the request: its attempts, the backends out of rotation, why."""
         tried = ", ".join(str(a) for a in self.attempts) or "none usable"
-        when = (
-            "none is expected to recover on its own"
-            if retry_after is None
-            else f"the first should recover in {retry_after:.1f} s, "
-            f"beyond the wait budget of {self.balancer.wait_budget:g} s"
+        statuses = self.balancer.snapshot()
+        out = [s for s in statuses if s.state != "available"]
+        if why is None:
+            if any(s.state == "quarantined" for s in out) and all(
+                s.state == "quarantined" or s.name in self.exclude for s in statuses
+            ):
+                # Misconfigured backends do not recover by themselves: no retry-after.
+                retry_after = None
+                why = (
+                    "every backend is quarantined as misconfigured: "
+                    "check their endpoints, keys, deployment names and sign-in"
+                )
+            elif retry_after is None:
+                why = "none is expected to recover on its own"
+            elif retry_after <= 0:
+                why = (
+                    f"the wait budget of {self.balancer.wait_budget:g} s is spent, and a "
+                    "request goes back to no backend it tried"
+                )
+            else:
+                why = (
+                    f"the first should recover in {retry_after:.1f} s, "
+                    f"beyond the wait budget of {self.balancer.wait_budget:g} s"
+                )
+        unavailable = "".join(
+            f"; {s.name} {s.state} ({s.reason or 'busy'}, {s.cooldown_remaining:.1f} s left)"
+            for s in out
         )
         message = (
             f"no Azure OpenAI backend available after {len(self.attempts)} attempt(s) "
-            f"[{tried}]; {when}"
+            f"[{tried}]{unavailable}; {why}"
         )
         logger.error("%s", message)
         return NoBackendAvailableError(
@@ -210,9 +283,13 @@ class _Journey:
         )
 
     def cut(self, backend: Backend, error: BaseException) -> StreamInterruptedError:
-        """A stream broke after it started: record, cool, and name the backend in the error."""
-        self.balancer.record(
-            backend, classify_failure("stream", retry_after=STREAM_CUT_COOLDOWN), self.ticket
+        """A stream broke after it started: record, cool, and name the backend in the error.
+
+        Its first chunk was recorded as a success: the cut turns that into a
+        failure rather than recording a second verdict for one request.
+        """
+        self.balancer.interrupted(
+            backend, classify_failure("stream", retry_after=STREAM_CUT_COOLDOWN)
         )
         message = (
             f"the stream from backend {backend.label} broke after it had started "
@@ -330,8 +407,12 @@ class BalancingTransport(httpx.BaseTransport):
 
     def _attempt(self, journey: _Journey, backend: Backend) -> httpx.Response | None:
         try:
-            outgoing = journey.outgoing(backend, auth_headers(backend))
-            response = self._inner.handle_request(outgoing)
+            try:
+                auth = auth_headers(backend)
+            except Exception as error:  # the credential's, of whatever kind: this backend's
+                journey.unauthenticated(backend, error)
+                return None
+            response = self._inner.handle_request(journey.outgoing(backend, auth))
             try:
                 if response.is_success and is_event_stream(response.headers):
                     return self._started(journey, backend, response)
@@ -399,10 +480,14 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
 
     async def _attempt(self, journey: _Journey, backend: Backend) -> httpx.Response | None:
         try:
-            if backend.api_key is None:  # a token may need a network round trip: not on the loop
-                auth = await anyio.to_thread.run_sync(auth_headers, backend)
-            else:
-                auth = auth_headers(backend)
+            try:
+                if backend.api_key is None:  # a token may need a round trip: not on the loop
+                    auth = await anyio.to_thread.run_sync(auth_headers, backend)
+                else:
+                    auth = auth_headers(backend)
+            except Exception as error:  # the credential's, of whatever kind: this backend's
+                journey.unauthenticated(backend, error)
+                return None
             response = await self._inner.handle_async_request(journey.outgoing(backend, auth))
             try:
                 if response.is_success and is_event_stream(response.headers):

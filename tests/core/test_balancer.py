@@ -40,6 +40,11 @@ from .conftest import MakeBalancer
         {"failure_threshold": True},
         {"circuit_open_for": 0},
         {"quarantine_for": -1},
+        {"max_attempts": 0},
+        {"max_attempts": 2.0},
+        {"max_attempts": False},
+        {"connect_timeout": 0},
+        {"connect_timeout": math.inf},
     ],
 )
 def test_bad_options_are_refused(make_balancer: MakeBalancer, options: dict[str, Any]) -> None:
@@ -49,14 +54,27 @@ def test_bad_options_are_refused(make_balancer: MakeBalancer, options: dict[str,
 
 
 def test_edge_options_are_accepted(make_balancer: MakeBalancer) -> None:
-    balancer = make_balancer([backend("01")], wait_budget=0, attempt_timeout=None)
-    assert (balancer.wait_budget, balancer.attempt_timeout) == (0.0, None)
+    balancer = make_balancer(
+        [backend("01")], wait_budget=0, attempt_timeout=None, connect_timeout=None, max_attempts=1
+    )
+    assert (
+        balancer.wait_budget,
+        balancer.attempt_timeout,
+        balancer.connect_timeout,
+        balancer.max_attempts,
+    ) == (0.0, None, None, 1)
     assert make_balancer([backend("01")], wait_budget=math.inf).wait_budget == math.inf
 
 
 def test_defaults_match_the_documented_interface() -> None:
     balancer = Balancer([backend("01")])
-    assert (balancer.wait_budget, balancer.attempt_timeout) == (30.0, 60.0)
+    assert (balancer.wait_budget, balancer.attempt_timeout, balancer.connect_timeout) == (
+        30.0,
+        60.0,
+        10.0,
+    )
+    assert balancer.max_attempts == 10  # three per backend, at least 10
+    assert Balancer([backend(f"{n:02d}") for n in range(5)]).max_attempts == 15
     assert balancer.backends == (backend("01"),)
 
 
@@ -128,14 +146,26 @@ def test_snapshot_reports_state_counts_and_quota(
         remaining_tokens=8000,
         remaining_requests=49,
         quota_age=3.0,
+        reason="429",
     )
-    assert (second.state, second.failed, second.cooldown_remaining) == ("open", 1, 29.0)
-    assert (third.state, third.failed, third.cooldown_remaining) == ("quarantined", 1, 299.0)
-    assert (large.state, large.tier, large.quota_age, large.served) == (
+    assert (second.state, second.failed, second.cooldown_remaining, second.reason) == (
+        "open",
+        1,
+        29.0,
+        "500",
+    )
+    assert (third.state, third.failed, third.cooldown_remaining, third.reason) == (
+        "quarantined",
+        1,
+        299.0,
+        "401",
+    )
+    assert (large.state, large.tier, large.quota_age, large.served, large.reason) == (
         "available",
         "large",
         None,
         0,
+        None,
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         first.served = 0  # type: ignore[misc]

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from aoai_fallbacks._classify import classify_failure
 from aoai_fallbacks.balancer import Balancer, Wait
 from aoai_fallbacks.testing import FakeClock
 
@@ -200,3 +201,42 @@ def test_only_cooling_verdicts_report_a_cooldown(balancer: Balancer) -> None:
     assert balancer.record(first, failed(500)) is None
     assert balancer.record(first, unauthorized()) is None
     assert balancer.record(first, throttled(retry_after="3")) == 3.0
+
+
+def test_a_timeout_counts_unless_a_later_request_was_answered_meanwhile(
+    make_balancer: MakeBalancer,
+) -> None:
+    """Issue 10: a long generation cut by a timeout opened the circuit of a healthy backend."""
+    balancer = make_balancer([backend("01")], failure_threshold=1)
+    long, short = balancer.ticket(), balancer.ticket()
+    first = balancer.select(ticket=long)
+    assert not isinstance(first, Wait)
+    assert pick(balancer, ticket=short) == "01"
+    balancer.record(first, throttled(retry_after_ms="1"), short)  # it answers a newer one
+    balancer.record(first, timeout(), long)  # then the long one times out: slow, not dead
+    status = balancer.snapshot()[0]
+    assert (status.state, status.failed, status.throttled) == ("cooling", 1, 1)
+    hung = make_balancer([backend("01")], failure_threshold=1)
+    older, newer = hung.ticket(), hung.ticket()
+    assert pick(hung, ticket=older) == pick(hung, ticket=newer) == "01"
+    hung.record(hung.backends[0], timeout(), newer)
+    assert state(hung) == "open"  # nothing answered meanwhile: a timeout is a failure
+
+
+def test_a_success_that_breaks_later_counts_once_as_a_failure(
+    make_balancer: MakeBalancer, clock: FakeClock
+) -> None:
+    """Issue 10: a stream cut after its first chunk counted as served and failed."""
+    balancer = make_balancer([backend("01")], failure_threshold=2)
+    first = balancer.backends[0]
+    streamed, other = balancer.ticket(), balancer.ticket()
+    assert pick(balancer, ticket=streamed) == pick(balancer, ticket=other) == "01"
+    balancer.record(first, ok(), streamed)  # its first chunk
+    assert balancer.interrupted(first, classify_failure("stream", retry_after=10.0)) == 10.0
+    status = balancer.snapshot()[0]
+    assert (status.state, status.served, status.failed) == ("cooling", 0, 1)
+    clock.advance(10)
+    # Out of its cooldown, one request at a time: the other is still in flight, so wait.
+    assert isinstance(balancer.select(), Wait)
+    balancer.record(first, ok(), other)
+    assert pick(balancer) == "01"

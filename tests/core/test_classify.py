@@ -11,6 +11,8 @@ from aoai_fallbacks._classify import (
     Verdict,
     classify_failure,
     classify_response,
+    classify_sign_in_failure,
+    deployment_operation,
     error_code,
 )
 
@@ -37,6 +39,8 @@ CONTENT_FILTER = json.dumps(
     }
 ).encode()
 NOT_FOUND = b'{"error":{"code":"DeploymentNotFound","message":"The API deployment for this resource does not exist."}}'
+RESOURCE_NOT_FOUND = b'{"error":{"code":"404","message": "Resource not found"}}'
+FILE_NOT_FOUND = b'{"error":{"code":"notFound","message":"File with id \'missing\' not found."}}'
 
 
 def classify(
@@ -93,17 +97,56 @@ def test_only_503_carries_retry_after() -> None:
     assert classify(500, {"retry-after": "12"}).retry_after is None
 
 
-@pytest.mark.parametrize("status", [401, 403, 404])
-def test_auth_and_missing_deployment_are_misconfiguration(status: int) -> None:
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_on_a_deployment_operation_is_misconfiguration(status: int) -> None:
     verdict = classify(
         status, {}, b'{"error": {"code": "%d", "message": "Access denied"}}' % status
     )
     assert (verdict.outcome, verdict.reason) == (Outcome.MISCONFIGURED, str(status))
 
 
-def test_deployment_not_found_is_named() -> None:
-    verdict = classify(404, {}, NOT_FOUND)
+@pytest.mark.parametrize("deployment", [True, False])
+def test_deployment_not_found_is_named(deployment: bool) -> None:
+    verdict = classify_response(404, {}, NOT_FOUND, now_wall=0.0, deployment=deployment)
     assert (verdict.outcome, verdict.reason) == (Outcome.MISCONFIGURED, "DeploymentNotFound")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "deployment"),
+    [
+        (404, RESOURCE_NOT_FOUND, True),  # e.g. an api-version the resource does not know
+        (404, RESOURCE_NOT_FOUND, False),
+        (404, FILE_NOT_FOUND, False),
+        (404, None, True),
+        (404, b"<html>Not Found</html>", False),
+        (401, b'{"error": {"code": "401"}}', False),
+        (403, b'{"error": {"code": "403"}}', False),
+    ],
+)
+def test_other_404s_and_auth_off_the_deployment_are_the_callers_answer(
+    status: int, body: bytes | None, deployment: bool
+) -> None:
+    """Issue 10: a missing file, batch or response id quarantined a healthy backend."""
+    verdict = classify_response(status, {}, body, now_wall=0.0, deployment=deployment)
+    assert (verdict.outcome, verdict.status) == (Outcome.REJECTED, status)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        ("/openai/deployments/gpt-4o/chat/completions", b'{"messages": []}', True),
+        ("/team/openai/deployments/gpt-4o/embeddings", b"", True),
+        ("/openai/v1/chat/completions", b'{"model": "gpt-4o", "messages": []}', True),
+        ("/openai/v1/responses", b'{"model" : "gpt-4o", "input": "hi"}', True),
+        ("/openai/v1/responses/resp_123", b"", False),
+        ("/openai/v1/files/file-123", b"", False),
+        ("/openai/files/file-123", b"", False),
+        ("/openai/batches/batch_1", b"", False),
+        ("/openai/v1/batches", b'{"input_file_id": "file-1"}', False),
+    ],
+)
+def test_deployment_operations_name_the_deployment(path: str, body: bytes, expected: bool) -> None:
+    assert deployment_operation(path, body) is expected
 
 
 def test_context_overflow() -> None:
@@ -156,3 +199,10 @@ def test_failures_without_an_answer() -> None:
     assert classify_failure("timeout") == Verdict(Outcome.FAILED, "timeout")
     broken = classify_failure("stream", retry_after=5.0)
     assert (broken.outcome, broken.reason, broken.retry_after) == (Outcome.FAILED, "stream", 5.0)
+
+
+def test_no_entra_id_token_is_misconfiguration_without_a_status() -> None:
+    verdict = classify_sign_in_failure("ClientAuthenticationError: no credential")
+    assert verdict == Verdict(
+        Outcome.MISCONFIGURED, "no Entra ID token: ClientAuthenticationError: no credential"
+    )

@@ -149,6 +149,22 @@ def test_faults_can_start_on_some_resources_only() -> None:
         assert emu.resources[1].faults(DEPLOYMENT).outage
 
 
+def test_a_gateway_429_refuses_every_request_with_its_own_retry_after(
+    resource: Resource,
+) -> None:
+    resource.set_faults(DEPLOYMENT, gateway_429=0)
+    sdk = client(resource)
+    for _ in range(3):
+        with pytest.raises(openai.RateLimitError) as caught:
+            sdk.chat.completions.create(model=DEPLOYMENT, messages=HELLO)
+        headers = caught.value.response.headers
+        assert (headers["retry-after"], headers["retry-after-ms"]) == ("0", "0")
+    resource.set_faults(DEPLOYMENT, gateway_429=None)
+    sdk.chat.completions.create(model=DEPLOYMENT, messages=HELLO)
+    stats = resource.stats(DEPLOYMENT)
+    assert (stats.throttled, stats.served) == (3, 1)
+
+
 def test_invalid_faults_are_refused(resource: Resource) -> None:
     with pytest.raises(ValueError, match="error_status"):
         resource.set_faults(DEPLOYMENT, error_status=404)
@@ -171,6 +187,7 @@ def test_invalid_faults_are_refused(resource: Resource) -> None:
         ("omit_retry_after", None),
         ("drop_after_chunks", True),
         ("drop_after_chunks", 2.5),
+        ("gateway_429", -1),
     ],
 )
 def test_faults_of_the_wrong_type_are_refused_naming_the_field(fault: str, value: object) -> None:

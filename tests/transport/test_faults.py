@@ -59,7 +59,8 @@ def test_a_hanging_backend_times_out_and_the_request_moves_on(clock: FakeClock) 
             attempt_timeout=0.3,
             failure_threshold=1,
         )
-        client = balanced_openai_client(balancer=balancer)
+        # No timeout of the caller's own (LangChain's default): attempt_timeout is the limit.
+        client = balanced_openai_client(balancer=balancer, timeout=None)
         assert ask(client) == "02"
         status = balancer.snapshot()[0]
         assert (status.state, status.failed, status.served) == ("open", 1, 0)

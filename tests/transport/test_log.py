@@ -6,7 +6,14 @@ import logging
 
 import pytest
 
-from aoai_fallbacks._log import REDACTED, logger, redact, register_secret
+from aoai_fallbacks._log import (
+    MAX_TOKENS,
+    REDACTED,
+    logger,
+    redact,
+    register_secret,
+    register_token,
+)
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -33,6 +40,20 @@ def test_a_registered_key_is_redacted_anywhere() -> None:
     assert redact(f"weird {secret}!") == f"weird {secret}!"
     register_secret(secret)
     assert redact(f"weird {secret}!") == f"weird {REDACTED}!"
+
+
+def test_rotated_tokens_are_remembered_only_while_they_may_be_in_use() -> None:
+    """Issue 10: every Entra ID token ever sent stayed in the set each record is searched for."""
+    key = "a-key-registered-before-the-tokens-0042"
+    register_secret(key)
+    tokens = [f"eyJ0eXAi.rotated-token-{n:05d}.sig" for n in range(10 * MAX_TOKENS)]
+    for token in tokens:
+        register_token(token)
+        register_token(token)  # every request sends the current token again
+    recent = tokens[-MAX_TOKENS:]
+    assert all(redact(f"got {t}") == f"got {REDACTED}" for t in recent)
+    assert redact(f"got {tokens[0]}") == f"got {tokens[0]}"  # long expired, forgotten
+    assert redact(f"key {key}") == f"key {REDACTED}"  # keys are kept for good
 
 
 def test_short_values_are_not_registered() -> None:

@@ -73,16 +73,41 @@ def test_bearer_token_replaces_every_placeholder_credential() -> None:
     assert out.headers.get_list("authorization") == ["Bearer new-token"]
 
 
+NO_TIMEOUT = dict.fromkeys(("connect", "read", "write", "pool"))  # LangChain's default
+
+
 @pytest.mark.parametrize(
-    ("limit", "expected"),
+    ("caller", "limits", "expected"),
     [
-        (None, {"connect": 5.0, "read": 600.0, "write": 600.0, "pool": 600.0}),
-        (30.0, {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}),
+        (None, (None, None), {"connect": 5.0, "read": 600.0, "write": 600.0, "pool": 600.0}),
+        # The caller's own timeout is kept: issue 10 found it cut to attempt_timeout.
+        (None, (30.0, 10.0), {"connect": 5.0, "read": 600.0, "write": 600.0, "pool": 600.0}),
+        (None, (30.0, 2.0), {"connect": 2.0, "read": 600.0, "write": 600.0, "pool": 600.0}),
+        (NO_TIMEOUT, (30.0, 10.0), {"connect": 10.0, "read": 30.0, "write": 30.0, "pool": 30.0}),
+        (NO_TIMEOUT, (None, None), NO_TIMEOUT),
+        (
+            {"connect": None, "read": 900.0},
+            (30.0, None),
+            {**dict.fromkeys(("connect", "write", "pool"), 30.0), "read": 900.0},
+        ),
     ],
 )
-def test_attempt_timeout_caps_every_phase(limit: float | None, expected: dict[str, float]) -> None:
+def test_the_callers_timeout_is_kept_and_only_connecting_is_capped(
+    caller: dict[str, float | None] | None,
+    limits: tuple[float | None, float | None],
+    expected: dict[str, float | None],
+) -> None:
     request = sdk_request("/openai/deployments/x/chat/completions", {})
-    out = rewrite(request, backend(), {"api-key": KEY}, attempt_timeout=limit)
+    if caller is not None:
+        request.extensions["timeout"] = caller
+    attempt_timeout, connect_timeout = limits
+    out = rewrite(
+        request,
+        backend(),
+        {"api-key": KEY},
+        attempt_timeout=attempt_timeout,
+        connect_timeout=connect_timeout,
+    )
     assert out.extensions["timeout"] == expected
 
 

@@ -53,7 +53,8 @@ def test_a_stream_cut_mid_way_raises_names_the_backend_and_cools_it(clock: FakeC
         assert emu.resources[1].stats("gpt-35-turbo").requests == 0  # never silently retried
         status = balancer.snapshot()[0]
         assert status.state == "cooling"
-        assert status.failed == 1
+        # One request, one verdict: it used to count as served (its first chunk) and failed.
+        assert (status.served, status.failed) == (0, 1)
         assert stream_text(client)[0] == "02"  # the next request avoids it
 
 

@@ -3,8 +3,8 @@
 Per request, in the order the service applies them: the key (401), the
 `api-version` of a classic path (404 "Resource not found", as Azure answers),
 the body (413, 400), the deployment (404 `DeploymentNotFound`), the
-parameters (400); then the deployment's faults (latency, outage, hang, error
-rate), the content filter (400), the context window (400
+parameters (400); then the deployment's faults (a gateway's 429, outage, hang,
+error rate, latency), the content filter (400), the context window (400
 `context_length_exceeded`) and the quota (429), and finally the answer. A
 request is charged on the quota only when it passes everything before it.
 
@@ -251,6 +251,15 @@ async def _serve(
     request: Request, call: _Call, deployment: Deployment, chat: ChatRequest, api_version: str
 ) -> Response:
     faults = deployment.faults
+    if faults.gateway_429 is not None:
+        return call.answer(
+            "throttled",
+            wire.rate_limited(api_version, "requests", faults.gateway_429),
+            wire.retry_after_headers(
+                faults.gateway_429,
+                "none" if faults.omit_retry_after else deployment.config.retry_after,
+            ),
+        )
     if faults.outage:
         return call.answer("failed", wire.server_error(503))
     if faults.hang:

@@ -62,6 +62,10 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     ),
     "omit_retry_after": ("true or false", _flag),
     "outage": ("true or false", _flag),
+    "gateway_429": (
+        f"null or a number of seconds from 0 to {MAX_SECONDS}",
+        lambda value: value is None or _seconds(value),
+    ),
 }
 """What each fault may be set to, as a phrase for the refusal and a check.
 
@@ -97,6 +101,10 @@ class Faults:
     """
     outage: bool = False
     """Every request fails with 503 until this is turned off."""
+    gateway_429: float | None = None
+    """Refuse every request with a 429 asking to come back after this many seconds,
+    before the quota sees it, as a gateway's own limit in front of a deployment does
+    (some say 0: "at once"). The Retry-After headers follow the deployment's dialect."""
 
     def __post_init__(self) -> None:
         for name in self.field_names():
