@@ -77,7 +77,7 @@ def test_a_caller_may_still_turn_it_off(emulator: Emulator, clock: FakeClock) ->
 
 def test_the_recipe_streams_usage_too(emulator: Emulator) -> None:
     chain = fallback_chain(load_backends(emulator.env(), dotenv=False))
-    models: list[BaseChatModel] = [m for m in chain.runnables]  # type: ignore[attr-defined]
+    models: list[BaseChatModel] = list(chain.runnables)  # type: ignore[attr-defined]
 
     assert all(isinstance(m, AzureChatOpenAI) and m.stream_usage for m in models)
     assert _whole(chain.stream("Tell me a joke")).usage_metadata is not None
