@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar, cast
 
 import openai
+from langchain_core.exceptions import ModelRateLimitError
 
 from aoai_fallbacks._http import httpx
 
@@ -74,19 +75,23 @@ class Attempt:
         return f"{self.backend} {self.outcome} ({self.reason})"
 
 
-class NoBackendAvailableError(AOAIFallbacksError, openai.RateLimitError):
+class NoBackendAvailableError(AOAIFallbacksError, openai.RateLimitError, ModelRateLimitError):
     """Every backend is throttled, failing or misconfigured, and waiting longer is not allowed.
 
     A subclass of `openai.RateLimitError` so code that already handles
-    Azure's 429 keeps working: it carries a synthetic 429 response whose
-    ``retry-after`` / ``retry-after-ms`` headers say when a backend should be
-    free again and whose JSON body lists the attempts. `retry_after` is that
-    time in seconds (None: no backend is expected to recover on its own);
-    `attempts` every try of this request, in order.
+    Azure's 429 keeps working, and of langchain-core's ``ModelRateLimitError``
+    (``is_retryable``) so LangChain's retry middleware recognises it wherever
+    it surfaces unwrapped (the SDK face, a tool that calls it). It carries a
+    synthetic 429 response whose ``retry-after`` / ``retry-after-ms`` headers
+    say when a backend should be free again and whose JSON body lists the
+    attempts. `retry_after` is that time in seconds (None: no backend is
+    expected to recover on its own); `attempts` every try of this request, in
+    order.
 
     langchain-openai re-raises an `openai.RateLimitError` as its own
-    ``OpenAIRateLimitError`` (also an `openai.RateLimitError`) with this error
-    as ``__cause__``: `NoBackendAvailableError.find(exc)` recovers it.
+    ``OpenAIRateLimitError`` (also an `openai.RateLimitError` and a
+    ``ModelRateLimitError``) with this error as ``__cause__``:
+    `NoBackendAvailableError.find(exc)` recovers it.
     """
 
     retry_after: float | None

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from aoai_fallbacks.emulator._content import answer_text, schema_answer, tool_to_call
+from aoai_fallbacks.emulator._prompt import Prompt
 from aoai_fallbacks.emulator._request import Function
 from aoai_fallbacks.emulator._schema import check_schema
 from aoai_fallbacks.emulator._tokens import prompt_tokens, text_tokens
@@ -74,12 +75,12 @@ def test_tool_choice_rules() -> None:
     after_tool = [*user, {"role": "tool", "content": "done", "tool_call_id": "1"}]
     named = {"type": "function", "function": {"name": "alpha"}}
 
-    assert tool_to_call(tools, named, user) is alpha
-    assert tool_to_call(tools, "required", user) is beta
-    assert tool_to_call(tools, "required", after_tool) is alpha
-    assert tool_to_call(tools, None, user) is beta
-    assert tool_to_call(tools, "auto", after_tool) is None
-    assert tool_to_call(tools, "none", user) is None
+    assert tool_to_call(tools, named, Prompt.of(user)) is alpha
+    assert tool_to_call(tools, "required", Prompt.of(user)) is beta
+    assert tool_to_call(tools, "required", Prompt.of(after_tool)) is alpha
+    assert tool_to_call(tools, None, Prompt.of(user)) is beta
+    assert tool_to_call(tools, "auto", Prompt.of(after_tool)) is None
+    assert tool_to_call(tools, "none", Prompt.of(user)) is None
 
 
 def test_prompt_tokens_grow_with_the_prompt_and_count_tools() -> None:

@@ -153,7 +153,15 @@ response_formats = st.one_of(
     ),
     st.fixed_dictionaries({"type": st.sampled_from(["text", "json_object"]) | json_values}),
 )
-numeric = ["max_tokens", "max_completion_tokens", "n", "temperature", "top_p", "seed"]
+numeric = [
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "temperature",
+    "top_p",
+    "seed",
+    "top_logprobs",
+]
 
 # A well-formed body with one area changed: an area deep in the body is reached only when
 # the fields checked before it are right.
@@ -173,6 +181,13 @@ changes = st.one_of(
     st.fixed_dictionaries({"tools": tools, "tool_choice": tool_choices}),
     st.fixed_dictionaries({"response_format": response_formats}),
     st.dictionaries(st.sampled_from(numeric), numbers | json_values, min_size=1, max_size=3),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "stop": mostly(st.lists(texts, max_size=5) | texts, json_values),
+            "logprobs": st.booleans() | json_values,
+        },
+    ),
     st.fixed_dictionaries(
         {"stream": st.booleans() | json_values},
         optional={"stream_options": st.fixed_dictionaries({"include_usage": json_values})},

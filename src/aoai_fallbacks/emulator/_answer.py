@@ -2,13 +2,18 @@
 
 The shapes follow Azure OpenAI's answers: `prompt_filter_results` on the
 completion (and alone on a stream's first chunk), `content_filter_results` per
-choice, `usage`, and the stream's final usage chunk when
-`stream_options.include_usage` asks for it.
+choice, `usage`, the stream's final usage chunk when
+`stream_options.include_usage` asks for it, and each token's `logprobs` when
+`logprobs` does. A `stop` sequence ends the content before it, as the model
+stops there.
+
+Tokens are the emulator's own (`_tokens`: about four characters), cut from
+the word-sized pieces a stream sends, so each streamed piece carries the
+log probabilities of exactly its tokens.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,13 +21,15 @@ from typing import Any
 
 from aoai_fallbacks.emulator._content import (
     answer_text,
+    json_object,
     new_id,
     schema_answer,
+    token_logprobs,
     tool_to_call,
-    within,
 )
+from aoai_fallbacks.emulator._prompt import Prompt
 from aoai_fallbacks.emulator._request import ChatRequest
-from aoai_fallbacks.emulator._tokens import text_tokens
+from aoai_fallbacks.emulator._tokens import CHARS_PER_TOKEN, text_tokens
 from aoai_fallbacks.emulator._wire import filter_results
 
 SYSTEM_FINGERPRINT = "fp_emulator"
@@ -33,6 +40,8 @@ class Choice:
     content: str | None
     tool_call: dict[str, Any] | None
     finish_reason: str
+    logprobs: list[dict[str, Any]] | None = None
+    """One entry per token of `content`, when the request asked for them."""
 
     @property
     def tokens(self) -> int:
@@ -42,12 +51,14 @@ class Choice:
         return text_tokens(self.content or "")
 
 
-def choose(request: ChatRequest, rng: random.Random, limit: int) -> Choice:
+def choose(request: ChatRequest, prompt: Prompt, rng: random.Random, limit: int) -> Choice:
     """One choice's content, at most `limit` tokens: a tool call, JSON for a response
-    format, or prose."""
-    function = tool_to_call(request.functions, request.tool_choice, request.messages)
+    format, or prose; ended at a stop sequence; with its tokens' log probabilities if asked."""
+    function = tool_to_call(request.functions, request.tool_choice, prompt)
     if function is not None:
-        arguments, finish_reason = schema_answer(function.parameters, rng, limit)
+        arguments, finish_reason = schema_answer(
+            function.parameters, rng, limit, prompt.mentions()
+        )
         call = {
             "id": new_id(rng, "call_")[:29],
             "type": "function",
@@ -55,12 +66,28 @@ def choose(request: ChatRequest, rng: random.Random, limit: int) -> Choice:
         }
         return Choice(None, call, "tool_calls" if finish_reason == "stop" else finish_reason)
     if request.response_schema is not None:
-        text, finish_reason = schema_answer(request.response_schema, rng, limit)
+        text, finish_reason = schema_answer(request.response_schema, rng, limit, prompt.mentions())
+    elif request.response_format == "json_object":
+        text, finish_reason = json_object(prompt.keys, rng, limit)
+    else:
+        text, finish_reason = answer_text(rng, limit)
+    found = [at for at in (text.find(stop) for stop in request.stop if stop) if at >= 0]
+    if found:
+        text, finish_reason = text[: min(found)], "stop"
+    if not request.logprobs:
         return Choice(text, None, finish_reason)
-    text, finish_reason = answer_text(rng, limit)
-    if request.response_format == "json_object":
-        text, finish_reason = within(json.dumps({"answer": text}), limit)
-    return Choice(text, None, finish_reason)
+    return Choice(
+        text, None, finish_reason, token_logprobs(_tokens(text), rng, request.top_logprobs)
+    )
+
+
+def _tokens(text: str) -> list[str]:
+    """The tokens of `text`: each streamed piece cut every `CHARS_PER_TOKEN` characters."""
+    return [
+        piece[start : start + CHARS_PER_TOKEN]
+        for piece in _pieces(text)
+        for start in range(0, len(piece), CHARS_PER_TOKEN)
+    ]
 
 
 def _prompt_filter() -> list[dict[str, Any]]:
@@ -83,6 +110,10 @@ def _message(choice: Choice) -> dict[str, Any]:
     return message
 
 
+def _logprobs(entries: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    return None if entries is None else {"content": entries, "refusal": None}
+
+
 def completion(
     *, completion_id: str, created: int, model: str, prompt_tokens: int, choices: list[Choice]
 ) -> dict[str, Any]:
@@ -98,7 +129,7 @@ def completion(
             {
                 "index": index,
                 "finish_reason": choice.finish_reason,
-                "logprobs": None,
+                "logprobs": _logprobs(choice.logprobs),
                 "message": _message(choice),
                 "content_filter_results": filter_results(),
             }
@@ -147,13 +178,16 @@ def stream_chunks(
         base["usage"] = None
 
     def chunk(
-        index: int, delta: dict[str, Any], finish_reason: str | None = None
+        index: int,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        logprobs: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "index": index,
             "delta": delta,
             "finish_reason": finish_reason,
-            "logprobs": None,
+            "logprobs": _logprobs(logprobs),
         }
         if finish_reason is None and delta.get("content"):
             entry["content_filter_results"] = filter_results()
@@ -184,8 +218,12 @@ def stream_chunks(
                 )
         else:
             yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
+            told = 0  # tokens whose log probabilities went out with earlier pieces
             for piece in _pieces(choice.content or ""):
-                yield chunk(index, {"content": piece})
+                tokens = len(_tokens(piece))
+                logprobs = None if choice.logprobs is None else choice.logprobs[told:][:tokens]
+                yield chunk(index, {"content": piece}, None, logprobs)
+                told += tokens
         yield chunk(index, {}, choice.finish_reason)
     if include_usage:
         yield {**base, "choices": [], "usage": _usage(prompt_tokens, choices)}

@@ -37,6 +37,7 @@ from aoai_fallbacks.emulator._answer import choose, completion, stream_chunks
 from aoai_fallbacks.emulator._content import new_id
 from aoai_fallbacks.emulator._deployment import Deployment
 from aoai_fallbacks.emulator._faults import Faults, InvalidFault, roll_error
+from aoai_fallbacks.emulator._prompt import Prompt
 from aoai_fallbacks.emulator._request import ChatRequest, InvalidRequest, parse_chat_request
 from aoai_fallbacks.emulator._resource import Resource
 from aoai_fallbacks.emulator._tokens import prompt_tokens
@@ -302,9 +303,10 @@ async def _serve(
         )
     await _work(faults)
     limit = min(completion_budget, config.context_window - prompt)
+    asked = Prompt.of(chat.messages)
     choices = []
     for rng in _content_rngs(call.resource, deployment, chat):
-        choices.append(choose(chat, rng, limit))
+        choices.append(choose(chat, asked, rng, limit))
         await asyncio.sleep(0)  # let other requests on this loop in between choices
     completion_id = new_id(call.resource.ids, "chatcmpl-")[:38]
     created = int(time.time())

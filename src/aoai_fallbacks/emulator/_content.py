@@ -2,9 +2,13 @@
 
 A test must be able to predict and repeat what the emulator says, so every
 choice is drawn from a `random.Random` seeded by the emulator's seed and the
-request. The answers only need to be well formed, not wise: the SDKs and
-LangChain parse them, `bind_tools` gets arguments its tool's schema accepts,
-and `with_structured_output` gets an object its schema (and pydantic) accept.
+request. The answers need not be wise, but they are what a model would make
+of the prompt where that is plain (`_prompt`): a tool the prompt is about is
+called, with the numbers and names the prompt gives as its arguments where
+the schema accepts them; JSON mode writes the keys the prompt asks for.
+Everything else is drawn: the SDKs and LangChain parse it, `bind_tools` gets
+arguments its tool's schema accepts, and `with_structured_output` gets an
+object its schema (and pydantic) accept.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import json
 import math
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from aoai_fallbacks.emulator._prompt import Mentions, Prompt
 from aoai_fallbacks.emulator._request import Function
 from aoai_fallbacks.emulator._schema import Schema, kind_of
 from aoai_fallbacks.emulator._tokens import CHARS_PER_TOKEN, text_tokens
@@ -100,45 +105,63 @@ def answer_text(rng: random.Random, limit: int | None) -> tuple[str, str]:
     return text, ("length" if budget < wanted else "stop")
 
 
+_ALTERNATIVES = sorted({word[:CHARS_PER_TOKEN] for word in _WORDS} | {f" {w[:3]}" for w in _WORDS})
+"""Tokens a model might have written instead of the one it did, for `top_logprobs`."""
+
+
+def token_logprobs(tokens: Sequence[str], rng: random.Random, top: int) -> list[dict[str, Any]]:
+    """Each token's log probability, with the `top` most likely tokens at its place (itself
+    first), as the service lists them. Mostly confident, as a model's answers are."""
+    entries = []
+    for token in tokens:
+        logprob = round(-2.0 * rng.random() ** 3, 6)
+        likely = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}]
+        for other in rng.sample([t for t in _ALTERNATIVES if t != token], max(top - 1, 0)):
+            logprob = round(logprob - rng.uniform(0.5, 3.0), 6)
+            likely.append({"token": other, "logprob": logprob, "bytes": list(other.encode())})
+        entries.append({**likely[0], "top_logprobs": likely[:top]})
+    return entries
+
+
 def new_id(rng: random.Random, prefix: str) -> str:
     return f"{prefix}{uuid.UUID(int=rng.getrandbits(128)).hex}"
 
 
-def _last_user_text(messages: Sequence[Mapping[str, Any]]) -> str | None:
-    if not messages or messages[-1].get("role") != "user":
-        return None
-    content = messages[-1].get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            part["text"]
-            for part in content
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
-        )
-    return ""
-
-
 def tool_to_call(
-    functions: Sequence[Function], tool_choice: object, messages: Sequence[Mapping[str, Any]]
+    functions: Sequence[Function], tool_choice: object, prompt: Prompt
 ) -> Function | None:
     """The function to call, or None to answer in prose.
 
-    A named `tool_choice` calls that tool; `"required"` calls the first tool the
-    last user message mentions by name, else the first tool. Under `"auto"`
-    (the default) the model calls a tool only when the last message is the
-    user's and names it, so an agent loop ends once tool results come back.
+    A named `tool_choice` calls that tool. Otherwise the model looks at the
+    last message, if it is the user's: the first tool it names, else the tool
+    whose name shares the most telling words with it ("the weather in Paris":
+    ``get_weather``). `"required"` calls that tool, else the first; `"auto"`
+    (the default) calls it only if there is one, so prose answers a prompt
+    about nothing the tools do, and an agent loop ends once tool results come
+    back.
     """
     if not functions or tool_choice == "none":
         return None
     if isinstance(tool_choice, Mapping):
         name = tool_choice["function"]["name"]
         return next(function for function in functions if function.name == name)
-    text = _last_user_text(messages)
-    mentioned = next((f for f in functions if text is not None and f.name in text), None)
+    asks = prompt.asks
+    chosen = next((f for f in functions if asks is not None and f.name in asks), None)
+    if chosen is None:
+        scores = [prompt.relevance(function.name) for function in functions]
+        best = max(scores)
+        chosen = functions[scores.index(best)] if best > 0 else None
     if tool_choice == "required":
-        return mentioned or functions[0]
-    return mentioned
+        return chosen or functions[0]
+    return chosen
+
+
+def json_object(keys: Sequence[str], rng: random.Random, limit: int) -> tuple[str, str]:
+    """A JSON object for ``response_format: json_object``: the keys the prompt names, each
+    with a sentence, or ``{"answer": ...}`` when it names none. (text, finish_reason)"""
+    if not keys:
+        return within(json.dumps({"answer": answer_text(rng, limit)[0]}), limit)
+    return within(json.dumps({key: answer_text(rng, None)[0] for key in keys}), limit)
 
 
 def within(text: str, limit: int) -> tuple[str, str]:
@@ -148,15 +171,20 @@ def within(text: str, limit: int) -> tuple[str, str]:
     return text[: limit * CHARS_PER_TOKEN], "length"
 
 
-def schema_answer(schema: Schema, rng: random.Random, limit: int) -> tuple[str, str]:
+def schema_answer(
+    schema: Schema, rng: random.Random, limit: int, mentions: Mentions | None = None
+) -> tuple[str, str]:
     """JSON text that validates against `schema`, cut at `limit` tokens: (text, finish_reason).
 
     The service's model stops at `max_tokens` whatever the schema asks for, so
     an answer too long for it ends mid-JSON with `finish_reason` "length". The
     generator stops writing once the limit is passed, so a schema asking for a
-    million items costs no more than a short answer.
+    million items costs no more than a short answer. Numbers, strings and
+    ``enum`` choices come from `mentions` (what the prompt offers) while it has
+    values the schema accepts, as a model fills in what it was told.
     """
-    return within(_Writer(schema, rng, limit * CHARS_PER_TOKEN).value(schema.root, 0), limit)
+    writer = _Writer(schema, rng, limit * CHARS_PER_TOKEN, mentions)
+    return within(writer.value(schema.root, 0), limit)
 
 
 class _Writer:
@@ -165,17 +193,21 @@ class _Writer:
     Objects get every property (strict structured output requires them all),
     numbers respect their bounds, strings their length and common formats, and
     `anyOf`/`oneOf` take their first option that can be non-null. `pattern` is
-    not honoured. From `_MAX_DEPTH` levels down only what the schema requires is written,
-    and `check_schema` bounds how deep that goes. `room` counts the characters
+    not honoured (so a string with one never takes a value from the prompt).
+    From `_MAX_DEPTH` levels down only what the schema requires is written, and
+    `check_schema` bounds how deep that goes. `room` counts the characters
     left before the limit; once it is spent, objects and arrays stop growing
     and close, so every value written costs characters and the work ends soon
     after the limit.
     """
 
-    def __init__(self, schema: Schema, rng: random.Random, room: int) -> None:
+    def __init__(
+        self, schema: Schema, rng: random.Random, room: int, mentions: Mentions | None
+    ) -> None:
         self.schema = schema
         self.rng = rng
         self.room = room
+        self.mentions = mentions
 
     def _spend(self, text: str) -> str:
         self.room -= len(text)
@@ -188,14 +220,20 @@ class _Writer:
         if "const" in plain:
             return self._spend(json.dumps(plain["const"]))
         if "enum" in plain:
-            return self._spend(json.dumps(self.rng.choice(plain["enum"])))
+            named = self.mentions.named_option(plain["enum"]) if self.mentions else None
+            chosen = self.rng.choice(plain["enum"]) if named is None else named
+            return self._spend(json.dumps(chosen))
         kind = kind_of(plain)
         if kind == "object":
             return self._object(plain, depth)
         if kind == "array":
             return self._array(plain, depth)
         if kind in ("integer", "number"):
-            return self._spend(json.dumps(_number(plain, self.rng, integer=kind == "integer")))
+            integer = kind == "integer"
+            told = self.mentions.take_number(_fits(plain, integer)) if self.mentions else None
+            if told is None:
+                told = _number(plain, self.rng, integer=integer)
+            return self._spend(json.dumps(int(told) if integer else told))
         if kind == "boolean":
             return self._spend("true" if self.rng.random() < 0.5 else "false")
         if kind == "null":
@@ -244,6 +282,11 @@ class _Writer:
         return "[" + ", ".join(items) + "]"
 
     def _string(self, plain: Mapping[str, Any]) -> str:
+        if self.mentions and "format" not in plain and "pattern" not in plain:
+            shortest, longest = plain.get("minLength", 0), plain.get("maxLength", math.inf)
+            told = self.mentions.take_phrase(lambda phrase: shortest <= len(phrase) <= longest)
+            if told is not None:
+                return told
         fmt = plain.get("format")
         if fmt == "uuid":
             return str(uuid.UUID(int=self.rng.getrandbits(128)))
@@ -255,6 +298,26 @@ class _Writer:
         while len(text) < low and len(text) <= self.room:
             text += " " + self.rng.choice(_WORDS)
         return text[:high]
+
+
+def _fits(plain: Mapping[str, Any], integer: bool) -> Callable[[int | float], bool]:
+    """Whether a number the prompt offers is one the schema accepts."""
+
+    def fits(value: int | float) -> bool:
+        multiple = plain.get("multipleOf")
+        return (
+            (not integer or float(value).is_integer())
+            and plain.get("minimum", -math.inf) <= value <= plain.get("maximum", math.inf)
+            and plain.get("exclusiveMinimum", -math.inf) < value
+            and value < plain.get("exclusiveMaximum", math.inf)
+            and (multiple is None or _whole(value / multiple))
+        )
+
+    return fits
+
+
+def _whole(ratio: float) -> bool:
+    return math.isfinite(ratio) and math.isclose(ratio, round(ratio))
 
 
 def _number(plain: Mapping[str, Any], rng: random.Random, *, integer: bool) -> int | float:

@@ -25,6 +25,19 @@ SEED_RANGE = (-(2**63), 2**63 - 1)
 NAME_PATTERN = "^[a-zA-Z0-9_-]+$"
 MAX_NAME_LENGTH = 64
 """Function and schema names: what the service allows."""
+MAX_STOP = 4
+"""Most stop sequences a request may give."""
+MAX_TOP_LOGPROBS = 20
+_PARTS: dict[str, tuple[frozenset[str], type, str, str]] = {
+    "text": (ROLES, str, "Texts", "a text"),
+    "image_url": (frozenset({"user"}), dict, "Image URLs", "an image URL"),
+    "input_audio": (frozenset({"user"}), dict, "Audio inputs", "an audio input"),
+    "file": (frozenset({"user"}), dict, "Files", "a file"),
+    "refusal": (frozenset({"assistant"}), str, "Refusals", "a refusal"),
+    "audio": (frozenset({"assistant"}), dict, "Audio outputs", "an audio output"),
+}
+"""Content part types: the roles whose messages may carry one, the type of the field named
+after it (``{"type": "text", "text": "..."}``), and how the service names it in a refusal."""
 _NAME = re.compile(r"[a-zA-Z0-9_-]+")
 _ANY_OBJECT = check_schema({"type": "object"})
 
@@ -59,6 +72,11 @@ class ChatRequest:
     seed: int | None
     stream: bool
     include_usage: bool
+    stop: tuple[str, ...]
+    """Sequences the answer ends before (the first found cuts it)."""
+    logprobs: bool
+    top_logprobs: int
+    """Alternatives to list with each token's log probability (0 to 20)."""
     functions: list[Function]
     tool_choice: object
     response_format: str
@@ -73,6 +91,21 @@ def _invalid_type(param: str, expected: type, value: object) -> InvalidRequest:
         f"but got {wire.type_name(value)} instead.",
         param=param,
         code="invalid_type",
+    )
+
+
+def _missing(param: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+    )
+
+
+def _too_long(param: str, most: int, length: int) -> InvalidRequest:
+    return InvalidRequest(
+        f"Invalid '{param}': array too long. Expected an array with maximum length {most}, "
+        f"but got an array with length {length} instead.",
+        param=param,
+        code="array_above_max_length",
     )
 
 
@@ -125,11 +158,7 @@ def _integer(body: Mapping[str, Any], param: str, low: int, high: int) -> int | 
 def _name(value: object, param: str) -> str:
     """A function's or a schema's name: letters, digits, `_` and `-`, at most 64 of them."""
     if not isinstance(value, str):
-        raise InvalidRequest(
-            f"Missing required parameter: '{param}'.",
-            param=param,
-            code="missing_required_parameter",
-        )
+        raise _missing(param)
     if len(value) > MAX_NAME_LENGTH:
         raise InvalidRequest(
             f"Invalid '{param}': string too long. Expected a string with maximum length "
@@ -149,11 +178,7 @@ def _name(value: object, param: str) -> str:
 
 def _messages(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if "messages" not in body:
-        raise InvalidRequest(
-            "Missing required parameter: 'messages'.",
-            param="messages",
-            code="missing_required_parameter",
-        )
+        raise _missing("messages")
     messages = body["messages"]
     if not isinstance(messages, list):
         raise _invalid_type("messages", list, messages)
@@ -181,7 +206,42 @@ def _messages(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
                 param=f"{where}.role",
                 code="invalid_value",
             )
+        content = message.get("content")
+        for index, part in enumerate(content if isinstance(content, list) else ()):
+            _check_part(part, role, where, f"{where}.content[{index}]")
     return messages
+
+
+def _check_part(part: object, role: str, in_message: str, where: str) -> None:
+    """A content part is one the service takes, of a type the message's role may carry."""
+    if not isinstance(part, dict):
+        raise _invalid_type(where, dict, part)
+    kind = part.get("type")
+    if kind is None:
+        raise _missing(f"{where}.type")
+    if not isinstance(kind, str):
+        raise _invalid_type(f"{where}.type", str, kind)
+    if kind not in _PARTS:
+        raise InvalidRequest(
+            f"Invalid value: {kind!r}. Supported values are: 'text', 'image_url', "
+            "'input_audio', 'refusal', 'audio', and 'file'.",
+            param=f"{where}.type",
+            code="invalid_value",
+        )
+    roles, expected, plural, singular = _PARTS[kind]
+    if role not in roles:
+        allowed = " or ".join(f"'{r}'" for r in sorted(roles))
+        raise InvalidRequest(
+            f"Invalid '{in_message}'. {plural} are only allowed for messages with role "
+            f"{allowed}, but this message with role '{role}' contains {singular}.",
+            param=in_message,
+            code="invalid_value",
+        )
+    value = part.get(kind)
+    if value is None:
+        raise _missing(f"{where}.{kind}")
+    if not isinstance(value, expected):
+        raise _invalid_type(f"{where}.{kind}", expected, value)
 
 
 def _schema(
@@ -198,12 +258,7 @@ def _schema(
 def _functions(body: Mapping[str, Any]) -> list[Function]:
     tools: list[object] = _optional(body, "tools", list) or []
     if len(tools) > MAX_TOOLS:
-        raise InvalidRequest(
-            f"Invalid 'tools': array too long. Expected an array with maximum length "
-            f"{MAX_TOOLS}, but got an array with length {len(tools)} instead.",
-            param="tools",
-            code="array_above_max_length",
-        )
+        raise _too_long("tools", MAX_TOOLS, len(tools))
     functions: list[Function] = []
     allowance = MAX_SUBSCHEMAS
     for index, tool in enumerate(tools):
@@ -297,6 +352,40 @@ def _response_format(body: Mapping[str, Any], allowance: int) -> tuple[str, Sche
     return kind, schema
 
 
+def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
+    stop = body.get("stop")
+    if stop is None:
+        return ()
+    if isinstance(stop, str):
+        return (stop,)
+    if not isinstance(stop, list):
+        raise InvalidRequest(
+            "Invalid type for 'stop': expected a string or an array of strings, "
+            f"but got {wire.type_name(stop)} instead.",
+            param="stop",
+            code="invalid_type",
+        )
+    if len(stop) > MAX_STOP:
+        raise _too_long("stop", MAX_STOP, len(stop))
+    for index, sequence in enumerate(stop):
+        if not isinstance(sequence, str):
+            raise _invalid_type(f"stop[{index}]", str, sequence)
+    return tuple(stop)
+
+
+def _logprobs(body: Mapping[str, Any]) -> tuple[bool, int]:
+    logprobs = bool(_optional(body, "logprobs", bool))
+    top = _integer(body, "top_logprobs", 0, MAX_TOP_LOGPROBS)
+    if top is not None and not logprobs:
+        raise InvalidRequest(
+            "Invalid value for 'top_logprobs': 'logprobs' must be true to request the most "
+            "likely tokens.",
+            param="top_logprobs",
+            code="invalid_value",
+        )
+    return logprobs, top or 0
+
+
 def parse_chat_request(body: object) -> ChatRequest:
     """Check `body` (decoded JSON) and return the request, or raise `InvalidRequest`."""
     if not isinstance(body, dict):
@@ -327,6 +416,8 @@ def parse_chat_request(body: object) -> ChatRequest:
             code="invalid_value",
         )
     include_usage = bool(_optional(options or {}, "include_usage", bool))
+    stop = _stop(body)
+    logprobs, top_logprobs = _logprobs(body)
     functions = _functions(body)
     allowance = MAX_SUBSCHEMAS - sum(function.parameters.size for function in functions)
     response_format, response_schema = _response_format(body, allowance)
@@ -339,6 +430,9 @@ def parse_chat_request(body: object) -> ChatRequest:
         seed=seed,
         stream=stream,
         include_usage=include_usage,
+        stop=stop,
+        logprobs=logprobs,
+        top_logprobs=top_logprobs,
         functions=functions,
         tool_choice=_tool_choice(body, functions),
         response_format=response_format,
