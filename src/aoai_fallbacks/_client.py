@@ -11,7 +11,7 @@ structured output, raw responses) works unchanged above it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import openai
 
@@ -68,14 +68,12 @@ def refuse_owned(options: Mapping[str, object], face: str) -> None:
 
 def http_client(balancer: Balancer) -> openai.DefaultHttpxClient:
     """The SDK's own sync HTTP client class, sending through the balancer's transport."""
-    # openai annotates its transports with httpx2's classes; ours are typed
-    # against httpx (the same API) and are of the SDK's flavour at run time.
-    return openai.DefaultHttpxClient(transport=cast(Any, BalancingTransport(balancer)))
+    return openai.DefaultHttpxClient(transport=BalancingTransport(balancer))
 
 
 def http_async_client(balancer: Balancer) -> openai.DefaultAsyncHttpxClient:
     """The SDK's own async HTTP client class, sending through the balancer's transport."""
-    return openai.DefaultAsyncHttpxClient(transport=cast(Any, AsyncBalancingTransport(balancer)))
+    return openai.DefaultAsyncHttpxClient(transport=AsyncBalancingTransport(balancer))
 
 
 @overload

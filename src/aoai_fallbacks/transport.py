@@ -38,7 +38,7 @@ import anyio.to_thread
 
 from aoai_fallbacks._auth import auth_headers
 from aoai_fallbacks._classify import Outcome, Verdict, classify_failure, classify_response
-from aoai_fallbacks._http import httpx
+from aoai_fallbacks._http import check_request, httpx
 from aoai_fallbacks._log import logger, register_secret
 from aoai_fallbacks._rewrite import estimate_tokens, is_event_stream, rewrite
 from aoai_fallbacks.balancer import Balancer, Wait
@@ -300,6 +300,9 @@ class _OnCut:
 class BalancingTransport(httpx.BaseTransport):
     """A sync transport that sends each request to the best available backend of `balancer`.
 
+    It is a transport of the HTTP library the installed openai SDK sends
+    through (`httpx2` for openai 3, `httpx` for openai 2), for that SDK's
+    clients; a client of the other library gets a `TypeError` saying so.
     `inner` is the transport that really sends (default: a pooled
     `HTTPTransport`); it is reused across attempts and closed with this one.
     """
@@ -310,6 +313,7 @@ class BalancingTransport(httpx.BaseTransport):
         _register_keys(balancer)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        check_request(request, self)
         request.read()
         clock = self.balancer.clock
         journey = _Journey(self.balancer, request)
@@ -365,7 +369,7 @@ class BalancingTransport(httpx.BaseTransport):
 
 
 class AsyncBalancingTransport(httpx.AsyncBaseTransport):
-    """`BalancingTransport` for `httpx.AsyncClient` and `openai.AsyncAzureOpenAI`.
+    """`BalancingTransport` for `openai.AsyncAzureOpenAI` (and the SDK's library's `AsyncClient`).
 
     Safe to share between tasks: the balancer's lock is never held across an
     ``await``. A cancelled request gives back a half-open probe at once.
@@ -379,6 +383,7 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
         _register_keys(balancer)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        check_request(request, self)
         await request.aread()
         clock = self.balancer.clock
         journey = _Journey(self.balancer, request)
