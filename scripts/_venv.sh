@@ -1,5 +1,8 @@
-# Sourced by scripts/test and scripts/demo: make .venv and install the project
-# into it with the extras given as arguments. Idempotent; quiet.
+# Sourced by the scripts: make a virtual environment (.venv, or $VENV if set) and install
+# the project into it, editable, with the extras named by the first argument and the
+# dependency group named by the optional second (the tools of [dependency-groups], which pip
+# reads from 25.1 on); any further arguments go to pip. Idempotent; quiet.
+# Usage: . scripts/_venv.sh EXTRAS [GROUP [PIP OPTIONS...]]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -14,7 +17,7 @@ if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     fi
 fi
 
-python3 -m venv .venv
-. .venv/bin/activate
-python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e ".[$1]"
+python3 -m venv "${VENV:-.venv}"
+. "${VENV:-.venv}/bin/activate"
+python -m pip install --quiet --upgrade 'pip>=25.1'
+python -m pip install --quiet -e ".[$1]" ${2:+--group "$2"} "${@:3}"

@@ -4,9 +4,14 @@ Spread chat completions over several Azure OpenAI deployments: the seed recipe
 (`fallback_chain`) or the smart balancer (`balanced_chat_model`,
 `balanced_openai_client`), which skips throttled deployments until their
 Retry-After has passed and switches at once.
+
+The LangChain faces are imported on first use (PEP 562 module ``__getattr__``):
+LangChain takes longer to import than everything else here together, and a
+plain-SDK user never needs it.
 """
 
-from __future__ import annotations
+import importlib
+import typing
 
 from aoai_fallbacks._client import balanced_openai_client
 from aoai_fallbacks.balancer import Balancer
@@ -18,9 +23,14 @@ from aoai_fallbacks.errors import (
     NoBackendAvailableError,
     StreamInterruptedError,
 )
-from aoai_fallbacks.langchain import balanced_chat_model
-from aoai_fallbacks.recipe import fallback_chain
 from aoai_fallbacks.transport import AsyncBalancingTransport, BalancingTransport
+
+if typing.TYPE_CHECKING:
+    from aoai_fallbacks.langchain import balanced_chat_model
+    from aoai_fallbacks.recipe import fallback_chain
+
+__version__ = "0.1.0"
+"""This package's version; the one place it is written (pyproject.toml reads it from here)."""
 
 __all__ = [
     "AOAIFallbacksError",
@@ -37,3 +47,22 @@ __all__ = [
     "fallback_chain",
     "load_backends",
 ]
+
+_LAZY = {
+    "balanced_chat_model": "aoai_fallbacks.langchain",
+    "fallback_chain": "aoai_fallbacks.recipe",
+}
+"""Public names imported on first use, and the module each comes from."""
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups find it without coming here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -10,12 +10,15 @@ structured output, raw responses) works unchanged above it.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import openai
 
 from aoai_fallbacks.balancer import Balancer
+from aoai_fallbacks.config import load_backends
 from aoai_fallbacks.errors import ConfigError
 from aoai_fallbacks.transport import AsyncBalancingTransport, BalancingTransport
 
@@ -45,10 +48,26 @@ OWNED_OPTIONS = {
 """Options a face sets itself, and why a caller may not: passing one is a `ConfigError`."""
 
 
+SHARED_BALANCERS = 8
+"""How many sets of backends keep their shared balancer; the least recently used goes first."""
+
+_shared: OrderedDict[tuple[Backend, ...], Balancer] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
 def balancer_for(
     backends: Sequence[Backend] | None, balancer: Balancer | None, face: str
 ) -> Balancer:
-    """The balancer a face runs on: the one given, or a new one over `backends` (or the env)."""
+    """The balancer a face runs on: the one given, else the one shared over the same backends.
+
+    Faces built without a balancer over equal backends (`backends`, or the
+    same environment) share one `Balancer`, so what one learns keeps every
+    other away from a throttled backend, even a model built afresh for each
+    request. The backends are the whole key: a face takes no balancer
+    settings, and a caller who wants other settings, or a balancer of its
+    own, passes one. Strong references, bounded by `SHARED_BALANCERS`: a
+    weak one would die with the model built per request, and its lesson too.
+    """
     if balancer is not None:
         if backends is not None:
             raise ConfigError(
@@ -56,7 +75,16 @@ def balancer_for(
                 "(a balancer already holds its backends)"
             )
         return balancer
-    return Balancer(backends)
+    key = tuple(load_backends() if backends is None else backends)
+    with _shared_lock:
+        shared = _shared.get(key)
+        if shared is None:
+            shared = _shared[key] = Balancer(key)
+            if len(_shared) > SHARED_BALANCERS:
+                _shared.popitem(last=False)
+        else:
+            _shared.move_to_end(key)
+        return shared
 
 
 def refuse_owned(options: Mapping[str, object], face: str) -> None:
@@ -68,14 +96,12 @@ def refuse_owned(options: Mapping[str, object], face: str) -> None:
 
 def http_client(balancer: Balancer) -> openai.DefaultHttpxClient:
     """The SDK's own sync HTTP client class, sending through the balancer's transport."""
-    # openai annotates its transports with httpx2's classes; ours are typed
-    # against httpx (the same API) and are of the SDK's flavour at run time.
-    return openai.DefaultHttpxClient(transport=cast(Any, BalancingTransport(balancer)))
+    return openai.DefaultHttpxClient(transport=BalancingTransport(balancer))
 
 
 def http_async_client(balancer: Balancer) -> openai.DefaultAsyncHttpxClient:
     """The SDK's own async HTTP client class, sending through the balancer's transport."""
-    return openai.DefaultAsyncHttpxClient(transport=cast(Any, AsyncBalancingTransport(balancer)))
+    return openai.DefaultAsyncHttpxClient(transport=AsyncBalancingTransport(balancer))
 
 
 @overload
@@ -104,8 +130,9 @@ def balanced_openai_client(
     """An `openai.AzureOpenAI` (or `AsyncAzureOpenAI` with ``async_=True``) over many backends.
 
     `backends`: the deployments to spread over (None: read ``AOAI_*`` from the
-    environment and ``.env``). `balancer`: an existing `Balancer` to share
-    what it learned with other models and clients (then pass no backends).
+    environment and ``.env``); every face built over the same backends shares
+    one `Balancer`. `balancer`: a `Balancer` of your own, tuned or kept apart
+    (then pass no backends).
     `kwargs` go to the SDK client (``timeout``, ``default_headers``...),
     except the connection settings the balancer owns.
 

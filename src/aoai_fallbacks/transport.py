@@ -54,7 +54,7 @@ from aoai_fallbacks._classify import (
     classify_sign_in_failure,
     deployment_operation,
 )
-from aoai_fallbacks._http import httpx
+from aoai_fallbacks._http import check_request, httpx
 from aoai_fallbacks._log import logger, register_secret
 from aoai_fallbacks._rewrite import estimate_tokens, is_event_stream, rewrite
 from aoai_fallbacks.balancer import Balancer, Wait
@@ -377,6 +377,9 @@ class _OnCut:
 class BalancingTransport(httpx.BaseTransport):
     """A sync transport that sends each request to the best available backend of `balancer`.
 
+    It is a transport of the HTTP library the installed openai SDK sends
+    through (`httpx2` for openai 3, `httpx` for openai 2), for that SDK's
+    clients; a client of the other library gets a `TypeError` saying so.
     `inner` is the transport that really sends (default: a pooled
     `HTTPTransport`); it is reused across attempts and closed with this one.
     """
@@ -387,6 +390,7 @@ class BalancingTransport(httpx.BaseTransport):
         _register_keys(balancer)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        check_request(request, self)
         request.read()
         clock = self.balancer.clock
         journey = _Journey(self.balancer, request)
@@ -446,7 +450,7 @@ class BalancingTransport(httpx.BaseTransport):
 
 
 class AsyncBalancingTransport(httpx.AsyncBaseTransport):
-    """`BalancingTransport` for `httpx.AsyncClient` and `openai.AsyncAzureOpenAI`.
+    """`BalancingTransport` for `openai.AsyncAzureOpenAI` (and the SDK's library's `AsyncClient`).
 
     Safe to share between tasks: the balancer's lock is never held across an
     ``await``. A cancelled request gives back a half-open probe at once.
@@ -460,6 +464,7 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
         _register_keys(balancer)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        check_request(request, self)
         await request.aread()
         clock = self.balancer.clock
         journey = _Journey(self.balancer, request)

@@ -12,6 +12,8 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
+from aoai_fallbacks import __version__
+
 # name -> (module, one-line help)
 _COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("aoai_fallbacks._cli.check", "validate the configuration and probe every backend"),
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aoai-fallbacks",
         description="Spread Azure OpenAI chat completions over many deployments.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in _COMMANDS.items():
         module = importlib.import_module(module_name)
