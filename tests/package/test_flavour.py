@@ -108,8 +108,6 @@ def test_a_type_checker_sees_the_sdks_library_and_every_public_name(tmp_path: Pa
     assert sorted(said) == [13, 14, 17, 18], checked.stdout
     assert said[13].startswith('error: Argument "transport" to "Client" has incompatible type')
     assert said[14].startswith('error: Argument "transport" to "AsyncClient" has incompatible')
-    assert (
-        said[17] == 'note: Revealed type is "aoai_fallbacks.langchain.BalancedAzureChatOpenAI"'
-    )
+    assert said[17] == 'note: Revealed type is "aoai_fallbacks.langchain.BalancedAzureChatOpenAI"'
     assert said[18].startswith('note: Revealed type is "def (backends: typing.Sequence[aoai_fa')
     assert "-> langchain_core.runnables.base.Runnable[" in said[18]
