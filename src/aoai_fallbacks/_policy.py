@@ -110,11 +110,10 @@ class SelectionPolicy:
 
         `spent`: backends this request may not be handed now, though when
         they recover still counts for the wait. `ahead`: requests already
-        waiting in line before this one; it takes a
-        backend now only if there is room for them too, and otherwise waits
-        for the slot after theirs. `paced`: requests wait in line, so a
-        backend whose window is known takes them at its refill pace
-        (`Window.frees`).
+        waiting in line before this one; it takes a backend now only if there
+        is room for them too, and otherwise waits for the slot after theirs.
+        `paced`: requests wait in line, so a backend whose window is known
+        takes them at its refill pace (`Window.frees`).
         """
         tiers = (self._large,) if large else (self._base, self._large)
         first: list[Entry] = []  # the first group's backends that can take a request now

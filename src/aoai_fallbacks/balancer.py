@@ -119,12 +119,11 @@ class Balancer:
     alive, only slow on that one). A request in flight longer than
     `attempt_timeout` is presumed lost by the probe gate.
 
-    A 429 cools its backend
-    for its Retry-After, `default_cooldown` when it gives none, at least
-    `min_cooldown` (a ``0`` or past date must not make a request spin on the
-    backend that just refused it) and at most `max_cooldown`.
-    `failure_threshold` consecutive failures open the circuit for
-    `circuit_open_for` seconds; a misconfigured backend is quarantined for
+    A 429 cools its backend for its Retry-After, `default_cooldown` when it
+    gives none, at least `min_cooldown` (a ``0`` or past date must not make a
+    request spin on the backend that just refused it) and at most
+    `max_cooldown`. `failure_threshold` consecutive failures open the circuit
+    for `circuit_open_for` seconds; a misconfigured backend is quarantined for
     `quarantine_for`. Then one probe at a time decides. One probe at a time
     also goes to a backend just out of a cooldown, or whose known remaining
     quota is used up, so a crowd of waiting requests does not wake up and
@@ -220,9 +219,9 @@ class Balancer:
         `exclude`: names already tried and failed in this request. `spent`:
         names not to hand out now (a request whose wait budget is spent goes
         back to no backend it tried), though their recovery still sets the
-        `Wait`. `large`:
-        only the larger-model tier (after a context overflow). `cost`: the
-        request's estimated tokens, to pass over backends known to be short.
+        `Wait`. `large`: only the larger-model tier (after a context
+        overflow). `cost`: the request's estimated tokens, to pass over
+        backends known to be short.
         `patience`: seconds this caller may still wait; one that cannot wait
         for a probe's verdict gets the gated backend anyway rather than fail.
         `ticket`: this request's place in line. A request that must wait joins
