@@ -192,7 +192,7 @@ class Window:
             self.length = LONG
         if was_trial or proves_long:
             self.settled = True
-        if self.capacity is not None and held - unsure < self.capacity and not was_trial:
+        if expected and self.capacity is not None and not was_trial:  # room, yet refused
             self._shared = True
         if held > 0 and now - at < RETAIN - LONG:  # none of ours held: others fill it
             self.capacity = self._floor = held

@@ -167,9 +167,11 @@ def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> Pr
             exc.status_code, response.headers, response.content, now_wall=time.time()
         )
         seen = _seen(verdict, latency_ms=(time.perf_counter() - start) * 1000)
-        return _judge(verdict, exc.message, names, where, result, seen)
+        return _judge(verdict, exc.message, names, result, seen)
     latency = (time.perf_counter() - start) * 1000
-    answer = classify_response(raw.http_response.status_code, raw.headers, None, now_wall=0.0)
+    answer = classify_response(
+        raw.http_response.status_code, raw.headers, None, now_wall=time.time()
+    )
     return result(
         reachable=True, auth_ok=True, deployment_found=True, usable=True, **_seen(answer, latency)
     )
@@ -189,7 +191,6 @@ def _judge(
     verdict: Verdict,
     message: str,
     names: _Variables,
-    where: str,
     result: _Row,
     seen: dict[str, Any],
 ) -> ProbeResult:
@@ -199,6 +200,7 @@ def _judge(
     this backend; the status and error code say which variable to change.
     """
     status, backend = verdict.status, names.backend
+    where = backend.endpoint
     if verdict.outcome is Outcome.THROTTLED:
         wait = verdict.retry_after
         after = f", retry after {wait:g} s" if wait is not None else ""
