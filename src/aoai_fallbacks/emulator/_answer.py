@@ -221,7 +221,9 @@ def stream_chunks(
             told = 0  # tokens whose log probabilities went out with earlier pieces
             for piece in _pieces(choice.content or ""):
                 tokens = len(_tokens(piece))
-                logprobs = None if choice.logprobs is None else choice.logprobs[told:][:tokens]
+                logprobs = (
+                    None if choice.logprobs is None else choice.logprobs[told : told + tokens]
+                )
                 yield chunk(index, {"content": piece}, None, logprobs)
                 told += tokens
         yield chunk(index, {}, choice.finish_reason)
