@@ -75,6 +75,7 @@ class BackendStatus:
     reported, however old; `quota_age` says how old (None: never reported).
     `reason`: while it is out of rotation, the reason of the verdict that put
     it there (``"429"``, ``"timeout"``, ``"DeploymentNotFound"``); else None.
+    `in_flight`: requests handed to it and not answered yet.
     """
 
     name: str
@@ -93,6 +94,7 @@ class BackendStatus:
     remaining_requests: int | None
     quota_age: float | None
     reason: str | None = None
+    in_flight: int = 0
 
 
 class Balancer:
@@ -399,9 +401,16 @@ class Balancer:
                     remaining_requests=h.remaining_requests,
                     quota_age=None if h.quota_seen == -math.inf else now - h.quota_seen,
                     reason=None if h.state(now) == "available" else h.cause,
+                    in_flight=len(h.pending),
                 )
                 for b, h in ((e.backend, e.health) for e in self._entries.values())
             ]
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting in line for a backend right now."""
+        with self._lock:
+            return len(self._line)
 
     def _entry(self, backend: Backend) -> Entry:
         try:

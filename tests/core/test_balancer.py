@@ -167,6 +167,9 @@ def test_snapshot_reports_state_counts_and_quota(
         0,
         None,
     )
+    assert [s.in_flight for s in balancer.snapshot()] == [0, 0, 0, 0]
+    balancer.select(large=True)
+    assert [s.in_flight for s in balancer.snapshot()] == [0, 0, 0, 1]
     with pytest.raises(dataclasses.FrozenInstanceError):
         first.served = 0  # type: ignore[misc]
 

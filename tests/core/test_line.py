@@ -40,11 +40,15 @@ def wait_of(balancer: Balancer, ticket: Ticket) -> float:
 
 def test_each_waiter_is_told_the_slot_after_those_before_it(full: Balancer) -> None:
     first, second, third = (full.ticket() for _ in range(3))
+    assert full.waiting == 0
     assert wait_of(full, first) == pytest.approx(10.05)  # the first request leaves the window
     # With a line, the backend takes its requests at the pace its window refills:
     # two a 10 s window, one every 5 s.
     assert wait_of(full, second) == pytest.approx(15.05)
     assert wait_of(full, third) == pytest.approx(20.1)  # the first slot, taken, frees again
+    assert full.waiting == 3
+    full.leave(second)
+    assert full.waiting == 2
 
 
 def test_a_newcomer_does_not_take_a_slot_a_waiter_is_owed(
