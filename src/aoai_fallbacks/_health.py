@@ -58,6 +58,7 @@ around every read and write.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -111,13 +112,16 @@ class BackendHealth:
         "after_cooldown",
         "blocked_until",
         "cause",
+        "claimed_until",
         "cooling_until",
         "failed",
         "failures",
         "heard_from",
+        "last_settled",
         "mode",
         "pending",
         "pending_tokens",
+        "probe_at",
         "quota_seen",
         "rejected",
         "remaining_requests",
@@ -142,6 +146,10 @@ class BackendHealth:
         # requests the remaining counts may not include yet.
         self.pending: deque[tuple[float, int]] = deque()
         self.pending_tokens = 0
+        self.last_settled: tuple[float, int] | None = None  # (sent, cost) of the last settled
+        # Shared through a store: another balancer probes it until then; our probe's send time.
+        self.claimed_until = _NEVER
+        self.probe_at: float | None = None
         self.window = Window()  # the learned request window: when each slot frees
         self.served = 0
         self.throttled = 0
@@ -171,7 +179,10 @@ class BackendHealth:
         return self.mode != "closed" or (self.after_cooldown and self.window.capacity is None)
 
     def probe_free(self, now: float, probe_timeout: float) -> bool:
-        """Nothing is in flight to it, or all that is, is presumed lost."""
+        """Nothing is in flight to it, or all that is, is presumed lost; and no other
+        balancer sharing a store holds its probe."""
+        if now < self.claimed_until:
+            return False
         return not self.pending or now - self.pending[-1][0] >= probe_timeout
 
     def ready_at(self, now: float) -> float:
@@ -241,9 +252,20 @@ class BackendHealth:
         if sent is not None and self.window.trial == sent:
             self.window.trial = None
 
+    def untake(self, sent_at: float) -> None:
+        """A request handed out was not sent after all: neither in flight nor in the window."""
+        self._settle(sent_at)
+        self.window.refund(sent_at)
+        if self.window.trial == sent_at:
+            self.window.trial = None
+
     def _settle(self, sent_at: float | None) -> float | None:
         """One request in flight came back: the one sent at `sent_at`, if known, else the
-        oldest (answers come back roughly in the order sent). Its send time, if any."""
+        oldest (answers come back roughly in the order sent). Its send time, if any.
+
+        `last_settled` says which it was, and its cost (None if none was in flight).
+        """
+        self.last_settled = None
         pending = self.pending
         if not pending:
             return sent_at
@@ -252,11 +274,60 @@ class BackendHealth:
                 if at == sent_at:
                     del pending[index]
                     self.pending_tokens -= cost
+                    self.last_settled = at, cost
                     return at
             return sent_at  # presumed lost already, and dropped
         at, cost = pending.popleft()
         self.pending_tokens -= cost
+        self.last_settled = at, cost
         return at
+
+    # -- what other balancers tell (`aoai_fallbacks._store`), on this clock -----
+
+    def told_sent(self, at: float, cost: int, *, in_flight: bool = True) -> None:
+        """Another balancer sent it a request at `at`: it holds a slot, and is in flight."""
+        self.window.insert(at)
+        if in_flight and (at, cost) not in self.pending:
+            bisect.insort(self.pending, (at, cost))
+            self.pending_tokens += cost
+
+    def told_settled(self, at: float, cost: int, charged: bool) -> None:
+        """Another balancer's request sent at `at` was answered (a probe's among them)."""
+        try:
+            self.pending.remove((at, cost))
+        except ValueError:
+            pass  # never heard of, or presumed lost already
+        else:
+            self.pending_tokens -= cost
+        if not charged:
+            self.window.refund(at)
+        self.claimed_until = _NEVER
+
+    def told_cooled(self, until: float, cause: str) -> None:
+        """Another balancer saw it throttled: cooling until `until`, at least."""
+        if until > self.cooling_until:
+            self.cooling_until = until
+            self.after_cooldown = True
+            self.cause = cause
+
+    def told_blocked(self, mode: Literal["open", "quarantined"], until: float, cause: str) -> None:
+        """Another balancer opened its circuit or quarantined it."""
+        if self.mode == "closed" or until > self.blocked_until:
+            self.mode = mode
+            self.blocked_until = until
+            self.cause = cause
+
+    def told_healthy(self, now: float) -> None:
+        """Another balancer had a success: its circuit is closed, its gate open."""
+        self._close()
+        if now >= self.cooling_until:
+            self.after_cooldown = False
+        self.claimed_until = _NEVER
+
+    def told_quota(self, tokens: int | None, requests: int | None, at: float) -> None:
+        """Another balancer read its remaining quota at `at`: kept if the newest."""
+        if at > self.quota_seen:
+            self.remaining_tokens, self.remaining_requests, self.quota_seen = tokens, requests, at
 
     def record(
         self,

@@ -77,10 +77,15 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """The entry the next attempt goes to; `trial`: it asks at a 1 s window's pace."""
+    """The entry the next attempt goes to; `trial`: it asks at a 1 s window's pace.
+
+    `probe`: the entry is gated (recovering, or with no known room) and this
+    attempt is its one probe.
+    """
 
     entry: Entry
     trial: bool
+    probe: bool = False
 
 
 class SelectionPolicy:
@@ -118,6 +123,7 @@ class SelectionPolicy:
         tiers = (self._large,) if large else (self._base, self._large)
         first: list[Entry] = []  # the first group's backends that can take a request now
         trials: set[int] = set()  # ids of those asked at a 1 s window's pace
+        probes: set[int] = set()  # ids of the gated ones, probed by the request they take
         crowded: list[Entry] = []  # the first group's gated backends whose probe is out
         open_now = 0.0  # requests all backends can take now
         # (when, polling, a guess) each backend can take one more request
@@ -162,6 +168,7 @@ class SelectionPolicy:
                             if short_room <= now:
                                 short.append(e)
                                 trials.add(id(e))
+                                probes.add(id(e))
                                 open_now += 1
                             else:
                                 later.append(iter(((short_room, False, True),)))
@@ -175,16 +182,18 @@ class SelectionPolicy:
                         )
                     elif lacks_room:
                         short.append(e)
+                        probes.add(id(e))
                         open_now += 1
                     else:
                         pool.append(e)
+                        probes.add(id(e))
                         open_now += 1
                 if not first and (pool or short):
                     first = pool or short
                 crowded = crowded or busy
         if first and open_now > ahead:
             chosen = self._draw(first)
-            return Choice(chosen, trial=id(chosen) in trials)
+            return Choice(chosen, trial=id(chosen) in trials, probe=id(chosen) in probes)
         merged = heapq.merge(*later)
         slot = _nth(merged, int(max(ahead - open_now, 0)))
         if slot is not None and slot[2] and slot[0] - now > patience:

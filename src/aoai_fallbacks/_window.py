@@ -105,6 +105,22 @@ class Window:
         self._forget(at)
         return at
 
+    def insert(self, at: float) -> None:
+        """A request another balancer sent at `at` (on this one's clock): it holds a slot too.
+
+        Unlike `charge`, it may come late, after requests sent later: it goes
+        to its place in the order of sending (once, however often it is told).
+        """
+        sent = self._sent
+        index = bisect.bisect_left(sent, at, self._head)
+        if index == len(sent) or sent[index] != at:
+            sent.insert(index, at)
+
+    def holds(self, at: float) -> bool:
+        """Whether the request sent at `at` counts in the window (it was not refunded)."""
+        index = bisect.bisect_left(self._sent, at, self._head)
+        return index < len(self._sent) and self._sent[index] == at
+
     def refund(self, at: float) -> None:
         """The request sent at `at` was not charged (refused, or never arrived)."""
         index = bisect.bisect_left(self._sent, at, self._head)
@@ -216,6 +232,24 @@ class Window:
             return self._count(when - slack - TIE, when + slack) > 0
 
         return ours_near(frees - SHORT) and not ours_near(frees - LONG)
+
+    def model(self) -> tuple[int | None, float, bool, bool]:
+        """What was learned, as other balancers are told it: capacity, length, settled, shared."""
+        return self.capacity, self.length, self.settled, self._shared
+
+    def adopt(self, capacity: int, length: float, settled: bool, shared: bool) -> None:
+        """What another balancer of the same deployment learned, from the same requests.
+
+        Every balancer sharing a store sees every request sent (`insert`), so
+        each one's answers bound the same capacity: the newest lesson stands
+        until the next answer corrects it.
+        """
+        self.capacity = capacity
+        self._floor = min(self._floor, capacity)
+        self._bounds.clear()
+        self._bounds.append(capacity)
+        self.length, self.settled = length, settled
+        self._shared = self._shared or shared
 
     # -- what it can take -----------------------------------------------------
 

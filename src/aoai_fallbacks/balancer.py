@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import random
 import threading
+import uuid
 from bisect import bisect_left, insort
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -26,9 +28,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 from aoai_fallbacks._classify import Outcome, Verdict
 from aoai_fallbacks._clock import SYSTEM_CLOCK, Bell, Clock
-from aoai_fallbacks._health import BackendHealth, HealthSettings, State
+from aoai_fallbacks._health import PROBE_POLL, BackendHealth, HealthSettings, State
 from aoai_fallbacks._log import logger
 from aoai_fallbacks._policy import Choice, Entry, SelectionPolicy, Wait
+from aoai_fallbacks._store import Fact, Store, deployment_key
 
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
@@ -130,6 +133,12 @@ class Balancer:
     also goes to a backend just out of a cooldown, or whose known remaining
     quota is used up, so a crowd of waiting requests does not wake up and
     collect one 429 each (see `aoai_fallbacks._health`).
+
+    `store`: where balancers in other processes (or other balancers here)
+    share what they learn, e.g. `aoai_fallbacks.RedisStore`. None: a
+    `RedisStore` on ``AOAI_REDIS_URL`` if that is set (environment or
+    ``.env``), else this balancer learns alone. The request path never waits
+    on the store, except to claim the one probe of a recovering backend.
     """
 
     def __init__(
@@ -148,6 +157,7 @@ class Balancer:
         quarantine_for: float = 300.0,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        store: Store | None = None,
     ) -> None:
         if backends is None:
             from aoai_fallbacks.config import load_backends
@@ -200,6 +210,23 @@ class Balancer:
         self._policy = SelectionPolicy(
             list(self._entries.values()), random.Random() if rng is None else rng
         )
+        self._keys = {b.name: deployment_key(b) for b in self.backends}
+        self._by_key: dict[str, list[Entry]] = {}
+        for entry in self._entries.values():
+            self._by_key.setdefault(self._keys[entry.backend.name], []).append(entry)
+        self._id = uuid.uuid4().hex[:12]
+        self._wall = self.clock.time() - self.clock.monotonic()  # wall = monotonic + this
+        if store is None:
+            from aoai_fallbacks.config import load_redis_url
+
+            url = load_redis_url()
+            if url is not None:
+                from aoai_fallbacks.redis_store import shared_store
+
+                store = shared_store(url)
+        self.store = store
+        if store is not None:
+            store.attach(self)
 
     def ticket(self) -> Ticket:
         """A place in line for one request: pass it to every `select`, `record` and
@@ -233,8 +260,30 @@ class Balancer:
 
         Every backend returned here counts as sent until its verdict: report
         it with `record` (or `release` it if the attempt was abandoned). A
-        gated or half-open backend returned here is this caller's probe.
+        gated or half-open backend returned here is this caller's probe: with
+        a store, only once it has claimed the probe from every balancer that
+        shares it (else it looks again, the backend taken as probed).
         """
+        for _ in range(len(self.backends) + 1):
+            chosen = self._select(exclude, large, cost, patience, ticket, spent)
+            if not isinstance(chosen, tuple):
+                return chosen
+            backend, sent = chosen
+            if self._claim(backend, sent, cost, ticket):
+                return backend
+        return Wait(PROBE_POLL[0], polling=True)
+
+    def _select(
+        self,
+        exclude: Collection[str],
+        large: bool,
+        cost: int,
+        patience: float,
+        ticket: Ticket | None,
+        spent: Collection[str],
+    ) -> Backend | Wait | tuple[Backend, float]:
+        """`select` once; a probe to claim from the store comes back with its send time."""
+        facts: list[Fact] = []
         with self._lock:
             now = self.clock.monotonic()
             line = self._line
@@ -263,6 +312,8 @@ class Balancer:
                 sent = entry.health.take(
                     cost, now, self._settings.probe_timeout, trial=choice.trial
                 )
+                if self.store is not None:
+                    facts.append(("sent", self._keys[entry.backend.name], sent + self._wall, cost))
                 if ticket is not None:
                     ticket.sent_at = sent
                     if waiting:
@@ -276,11 +327,48 @@ class Balancer:
                     self._ring_first()  # room this one saw is theirs: they may be asleep
         if isinstance(choice, Wait):
             return choice
+        if facts:
+            self._tell(facts, now)
+            if choice.probe:
+                return entry.backend, sent
         if probing:
             logger.info(
                 "backend %s: half-open, sending one request as a probe", entry.backend.label
             )
         return entry.backend
+
+    def _claim(self, backend: Backend, sent: float, cost: int, ticket: Ticket | None) -> bool:
+        """Claim the probe of `backend`, handed out at `sent` for `cost`, from the store.
+
+        Lost: another balancer probes it; the attempt is taken back, and the
+        backend counts as probed until that probe's verdict is told (or its
+        claim would have expired).
+        """
+        assert self.store is not None
+        entry = self._entry(backend)
+        key = self._keys[backend.name]
+        timeout = self._settings.probe_timeout
+        won = self.store.claim(self.origin, key, timeout)
+        with self._lock:
+            now = self.clock.monotonic()
+            health = entry.health
+            if won:
+                health.probe_at = sent
+            else:
+                health.untake(sent)
+                health.claimed_until = max(health.claimed_until, now + timeout)
+                if ticket is not None:
+                    ticket.sent_at = None
+        if won:
+            if health.mode != "closed":
+                logger.info("backend %s: half-open, sending one request as a probe", backend.label)
+            return True
+        self._tell([("settled", key, sent + self._wall, cost, False)], now)
+        return False
+
+    def _tell(self, facts: list[Fact], now: float) -> None:
+        if self.store is not None:
+            self.store.tell(self.origin, facts, now + self._wall)
 
     def leave(self, ticket: Ticket) -> None:
         """The request is done (answered, failed or cancelled): out of line if it was in it."""
@@ -301,7 +389,10 @@ class Balancer:
         """
         sent = _sent(ticket)
         return self._apply(
-            backend, verdict, lambda health, now: health.record(verdict, now, self._settings, sent)
+            backend,
+            verdict,
+            lambda health, now: health.record(verdict, now, self._settings, sent),
+            settles=True,
         )
 
     def interrupted(self, backend: Backend, verdict: Verdict) -> float | None:
@@ -322,8 +413,11 @@ class Balancer:
         backend: Backend,
         verdict: Verdict,
         change: Callable[[BackendHealth, float], float | None],
+        *,
+        settles: bool = False,
     ) -> float | None:
-        """Change `backend`'s health under the lock, then log what the change did to it."""
+        """Change `backend`'s health under the lock, then log what the change did to it
+        (and tell the store; `settles`: the change answers a request in flight)."""
         entry = self._entry(backend)
         health = entry.health
         with self._lock:
@@ -331,9 +425,14 @@ class Balancer:
             was_half_open = health.half_open(now)
             mode_before = health.mode
             failures = health.failures + 1
+            before = _lesson(health) if self.store is not None else None
             cooldown = change(health, now)
             mode_after = health.mode
+            if before is not None:
+                facts = self._changes(entry, before, settles)
             self._ring_first()
+        if before is not None:
+            self._tell(facts, now)
         if verdict.outcome is Outcome.MISCONFIGURED:
             logger.warning(
                 "backend %s is misconfigured (%s): quarantined for %.0f s; check its %s",
@@ -367,8 +466,112 @@ class Balancer:
         """
         entry = self._entry(backend)
         with self._lock:
+            now = self.clock.monotonic()
             entry.health.release(_sent(ticket))
+            if self.store is not None:
+                facts = self._changes(entry, _lesson(entry.health), settles=True)
             self._ring_first()
+        if self.store is not None:
+            self._tell(facts, now)
+
+    def _changes(self, entry: Entry, before: _Lesson, settles: bool) -> list[Fact]:
+        """What changed in `entry`'s health since `before`, as facts for the store.
+
+        `settles`: a request in flight came back (`last_settled` says which).
+        Under the lock.
+        """
+        health = entry.health
+        key = self._keys[entry.backend.name]
+        wall = self._wall
+        facts: list[Fact] = []
+        settled = health.last_settled if settles else None
+        if settled is not None:
+            at, cost = settled
+            facts.append(("settled", key, at + wall, cost, health.window.holds(at)))
+            if health.probe_at == at:
+                health.probe_at = None
+                self.store.unclaim(self.origin, key)  # type: ignore[union-attr]
+        cooling, mode, blocked, gated, quota, model = before
+        if health.cooling_until > cooling:
+            facts.append(("cooled", key, health.cooling_until + wall, health.cause))
+        if health.mode != "closed" and (health.mode, health.blocked_until) != (mode, blocked):
+            facts.append(("blocked", key, health.mode, health.blocked_until + wall, health.cause))
+        elif (mode != "closed" and health.mode == "closed") or (
+            gated and not health.after_cooldown
+        ):
+            facts.append(("healthy", key))
+        if health.quota_seen != quota:
+            facts.append(
+                (
+                    "quota",
+                    key,
+                    health.remaining_tokens,
+                    health.remaining_requests,
+                    health.quota_seen + wall,
+                )
+            )
+        learned = health.window.model()
+        if learned != model and learned[0] is not None:
+            facts.append(("learned", key, *learned))
+        return facts
+
+    # -- what other balancers tell, through the store -------------------------------
+
+    @property
+    def origin(self) -> str:
+        """This balancer's name in what it tells a store: random (never a secret), and
+        another in a forked child, which learns apart from its parent from then on."""
+        return f"{self._id}.{os.getpid()}"
+
+    def deployment_keys(self) -> frozenset[str]:
+        """The deployments this balancer spreads requests over, as the store names them."""
+        return frozenset(self._by_key)
+
+    def absorb(self, facts: Sequence[Fact]) -> None:
+        """Apply what another balancer learned (called by the store, on any thread).
+
+        Facts about deployments this balancer does not use are ignored, and
+        so are malformed ones: a store shared with an older or newer release
+        must not break this one.
+        """
+        wall = self._wall
+        with self._lock:
+            now = self.clock.monotonic()
+            for fact in facts:
+                for entry in self._by_key.get(str(fact[1]), ()):
+                    try:
+                        _absorb(entry.health, fact, wall, now)
+                    except (TypeError, ValueError, IndexError):
+                        logger.debug("ignored a malformed fact from the store: %.80r", fact)
+            self._ring_first()
+
+    def durable_facts(self) -> list[Fact]:
+        """What this balancer knows that outlives a request, for a store that lost it."""
+        wall = self._wall
+        facts: list[Fact] = []
+        with self._lock:
+            now = self.clock.monotonic()
+            for name, entry in self._entries.items():
+                key, health = self._keys[name], entry.health
+                if health.cooling_until > now:
+                    facts.append(("cooled", key, health.cooling_until + wall, health.cause))
+                if health.mode != "closed":
+                    until = health.blocked_until + wall
+                    facts.append(("blocked", key, health.mode, until, health.cause))
+                if health.quota_seen > -math.inf:
+                    facts.append(
+                        (
+                            "quota",
+                            key,
+                            health.remaining_tokens,
+                            health.remaining_requests,
+                            health.quota_seen + wall,
+                        )
+                    )
+                learned = health.window.model()
+                if learned[0] is not None:
+                    facts.append(("learned", key, *learned))
+        return facts
 
     def _ring_first(self) -> None:
         """Wake the first request in line: what just happened may have made room for it.
@@ -421,6 +624,56 @@ class Balancer:
     def __repr__(self) -> str:
         names = ", ".join(e.backend.label for e in self._entries.values())
         return f"Balancer([{names}], wait_budget={self.wait_budget:g})"
+
+
+_Lesson = tuple[float, str, float, bool, float, tuple[int | None, float, bool, bool]]
+"""What a balancer tells others about a backend, before a change: cooling until, circuit
+mode and end, gated after a cooldown, quota seen at, the learned window."""
+
+
+def _lesson(health: BackendHealth) -> _Lesson:
+    return (
+        health.cooling_until,
+        health.mode,
+        health.blocked_until,
+        health.after_cooldown,
+        health.quota_seen,
+        health.window.model(),
+    )
+
+
+def _absorb(health: BackendHealth, fact: Fact, wall: float, now: float) -> None:
+    """Apply one fact told by another balancer (`wall`: this one's wall-clock offset)."""
+    kind, _, *fields = fact
+    if kind == "sent":
+        at, cost = fields
+        health.told_sent(float(at) - wall, int(cost))
+    elif kind == "charged":
+        (at,) = fields
+        health.told_sent(float(at) - wall, 0, in_flight=False)
+    elif kind == "settled":
+        at, cost, charged = fields
+        health.told_settled(float(at) - wall, int(cost), bool(charged))
+    elif kind == "cooled":
+        until, cause = fields
+        health.told_cooled(float(until) - wall, str(cause))
+    elif kind == "blocked":
+        mode, until, cause = fields
+        if mode not in ("open", "quarantined"):
+            raise ValueError(mode)
+        health.told_blocked(mode, float(until) - wall, str(cause))
+    elif kind == "healthy":
+        health.told_healthy(now)
+    elif kind == "quota":
+        tokens, requests, at = fields
+        health.told_quota(_count(tokens), _count(requests), float(at) - wall)
+    elif kind == "learned":
+        capacity, length, settled, shared = fields
+        health.window.adopt(int(capacity), float(length), bool(settled), bool(shared))
+
+
+def _count(value: object) -> int | None:
+    return None if value is None else int(str(value))
 
 
 def _arrived(ticket: Ticket) -> int:

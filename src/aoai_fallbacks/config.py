@@ -41,7 +41,14 @@ version keeps working, so it is the safe default. Override with
 Tier = Literal["base", "large"]
 
 _PER_BACKEND = ("ENDPOINT", "KEY", "DEPLOYMENT", "PRIORITY", "WEIGHT", "LARGE_DEPLOYMENT")
-_SHARED = ("AOAI_DEPLOYMENT", "AOAI_LARGE_DEPLOYMENT", "AOAI_API_VERSION")
+_SHARED = (
+    "AOAI_DEPLOYMENT",
+    "AOAI_LARGE_DEPLOYMENT",
+    "AOAI_API_VERSION",
+    "AOAI_REDIS_URL",
+    "AOAI_REDIS_PREFIX",
+)
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
 # Any digits here, so that a backend number in other digits is refused, not silently ignored.
 _NUMBERED = re.compile(r"AOAI_(?P<kind>[A-Z0-9_]+?)_(?P<nn>\d+)")
 _BACKEND_NUMBER = re.compile(r"[0-9]{1,6}")
@@ -162,6 +169,27 @@ def is_configured(
     False, so a broken configuration is reported instead of silently ignored.
     """
     return any(name.startswith("AOAI_") for name in read_environment(environ, dotenv=dotenv))
+
+
+def load_redis_url(
+    environ: Mapping[str, str] | None = None, *, dotenv: str | Path | bool = True
+) -> str | None:
+    """``AOAI_REDIS_URL``, the Redis that balancers share what they learn through; None if unset.
+
+    `environ` and `dotenv` as for `load_backends`. ``redis://``,
+    ``rediss://`` (TLS) or ``unix://``, with a password if needed; a
+    malformed one raises `ConfigError` without showing the password.
+    """
+    url = read_environment(environ, dotenv=dotenv).get("AOAI_REDIS_URL", "").strip()
+    if not url:
+        return None
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in _REDIS_SCHEMES:
+        raise ConfigError(
+            f"AOAI_REDIS_URL={_shown_url(url)} is not a Redis URL: "
+            "use redis://host:6379/0, rediss://... (TLS) or unix:///path"
+        )
+    return url
 
 
 def larger_tier(backend: Backend, deployment: str) -> Backend:

@@ -1,0 +1,418 @@
+"""`RedisStore`: balancers in many processes share what they learn through Redis.
+
+Gunicorn, uvicorn or Celery workers, and replicas behind a load balancer,
+each run their own `Balancer`. Alone, each would discover every 429, every
+cooldown and every dead backend for itself, and each one's learned window
+would be wrong, because the others spend the same quota. Pointed at one
+Redis (``AOAI_REDIS_URL``, or ``Balancer(store=RedisStore(url))``) they
+learn as one.
+
+How (see `aoai_fallbacks._store` for the facts themselves):
+
+* **Off the request path.** A balancer tells its facts to the store, which
+  queues them; a writer thread sends each batch in one pipeline and
+  publishes it on one channel. A listener thread applies what the others
+  publish. So a request reads local memory only, whatever Redis does; the one
+  exception is the probe of a recovering backend, claimed with an atomic
+  ``SET NX PX`` so that one process at a time probes it.
+* **Kept as keys, for those who join later.** Each fact also lands in keys
+  that expire with it: a cooldown as a key that expires when the cooldown
+  does (a later 429 extends it, never shortens it), circuits and
+  quarantines likewise, the last quota reading for a minute, the learned
+  window for an hour, and the requests of the last window and those in
+  flight in sorted sets trimmed as they age. A process that starts, or
+  reconnects, reads them before it listens.
+* **Named by hash.** Keys are ``{prefix}:{hash of endpoint and deployment}:...``:
+  no endpoint, key or secret is written to Redis. `prefix` separates apps
+  that share one Redis.
+* **Redis trouble fails no request.** An error or a reply slower than
+  `timeout` marks Redis down with one warning; every balancer then goes on
+  with what it knows, alone. The writer asks again every `retry_every`
+  seconds; when Redis answers, one line says so, each balancer writes what it
+  knows again (a restarted Redis comes back empty), and the listener
+  catches up from the keys.
+
+One store serves any number of balancers in the process (each with its own
+backends); `Balancer()` built from the environment shares one per URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aoai_fallbacks._log import logger, register_secret
+from aoai_fallbacks._store import Fact, Sink
+from aoai_fallbacks._window import RETAIN
+from aoai_fallbacks.errors import ConfigError
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["RedisStore", "shared_store"]
+
+OUTBOX = 10_000
+"""Batches of facts queued for Redis, at most: when it is slow the oldest are dropped
+(every balancer keeps its own knowledge; the others learn it later from their own
+answers)."""
+QUOTA_TTL = 60.0
+"""Seconds a remaining-quota reading is kept: Azure refills over a minute."""
+LEARNED_TTL = 3600.0
+"""Seconds a learned window is kept without a new lesson: a deployment's quota can
+change, and an hour-old lesson is as likely wrong as right."""
+
+# A cooldown is extended, never shortened: the key is replaced only by a later end.
+_EXTEND = """
+local current = redis.call('GET', KEYS[1])
+if current and cjson.decode(current)[1] >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+# A probe is given back only by the balancer that claimed it.
+_UNCLAIM = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_Batch = tuple[str, Sequence[Fact], float]
+"""(origin, facts, the teller's wall clock when it told)."""
+
+
+class RedisStore:
+    """Throttle knowledge shared through Redis by every balancer pointed at it.
+
+    `url`: ``redis://[:password@]host:port/db``, ``rediss://`` for TLS, or
+    ``unix:///path``. `prefix`: the first part of every key and of the
+    channel, to keep apps apart in one Redis. `timeout`: seconds any Redis
+    call may take before Redis counts as down (the probe claim is the only
+    one a request waits on). `retry_every`: seconds between attempts to
+    reach a Redis that is down.
+
+    Needs redis-py: ``pip install 'aoai-fallbacks[redis]'``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "aoai-fallbacks",
+        timeout: float = 0.25,
+        retry_every: float = 1.0,
+    ) -> None:
+        try:
+            import redis
+        except ImportError:
+            raise ConfigError(
+                "RedisStore needs redis-py: pip install 'aoai-fallbacks[redis]'"
+            ) from None
+        if not prefix or any(c.isspace() for c in prefix):
+            raise ConfigError(f"RedisStore: prefix must be a word without spaces, got {prefix!r}")
+        try:
+            client = redis.Redis.from_url(
+                url,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                decode_responses=True,
+            )
+        except ValueError as error:
+            raise ConfigError(f"RedisStore: {error}") from None
+        kwargs = client.connection_pool.connection_kwargs
+        if kwargs.get("password"):
+            register_secret(str(kwargs["password"]))
+        self._redis: redis.Redis = client
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        where = (
+            kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        )
+        self._where = f"{where}/{kwargs.get('db', 0)}"
+        self.prefix = prefix
+        self.retry_every = float(retry_every)
+        self._channel = f"{prefix}:facts"
+        self._extend = client.register_script(_EXTEND)
+        self._unclaim = client.register_script(_UNCLAIM)
+        self._sinks: weakref.WeakSet[Sink] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._outbox: deque[_Batch] = deque(maxlen=OUTBOX)
+        self._wake = threading.Event()
+        self._up = True
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+        _stores.add(self)
+
+    # -- the Store protocol -------------------------------------------------------
+
+    @property
+    def up(self) -> bool:
+        """Whether Redis answered the last call (False: each balancer learns alone)."""
+        return self._up
+
+    def attach(self, sink: Sink) -> None:
+        """Tell `sink` what others learned: what the keys hold now, then as it is published."""
+        with self._lock:
+            self._sinks.add(sink)
+            self._start()
+        if self._up:
+            try:
+                facts = self._read(sink.deployment_keys(), sink.origin)
+            except self._errors as error:
+                self._down(error)
+            else:
+                sink.absorb(facts)
+
+    def tell(self, origin: str, facts: Sequence[Fact], now_wall: float) -> None:
+        """Queue `facts` for the writer (dropped while Redis is down: see the module)."""
+        if facts and self._up:
+            self._outbox.append((origin, facts, now_wall))
+            self._wake.set()
+
+    def claim(self, origin: str, key: str, seconds: float) -> bool:
+        """``SET probe origin NX PX``: one probe at a time across every process."""
+        if not self._up:
+            return True
+        try:
+            won = self._redis.set(
+                self._key(key, "probe"), origin, nx=True, px=max(int(seconds * 1000), 1)
+            )
+        except self._errors as error:
+            self._down(error)
+            return True
+        return bool(won)
+
+    def unclaim(self, origin: str, key: str) -> None:
+        self.tell(origin, (("unclaim", key),), time.time())
+
+    def close(self) -> None:
+        """Stop the threads and close the connections (queued facts are sent first)."""
+        self._closed = True
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._redis.close()
+
+    def __repr__(self) -> str:
+        state = "up" if self._up else "down"
+        return f"RedisStore({self._where!r}, prefix={self.prefix!r}, {state})"
+
+    # -- threads ------------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Start the writer and the listener, once per process (under the lock)."""
+        if self._threads or self._closed:
+            return
+        for target, name in ((self._write_loop, "writer"), (self._listen_loop, "listener")):
+            thread = threading.Thread(
+                target=target, name=f"aoai-fallbacks-redis-{name}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's threads are gone, its queue is the parent's."""
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._outbox.clear()
+        self._threads = []
+        if self._sinks:
+            self._start()
+
+    def _write_loop(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.retry_every)
+            self._wake.clear()
+            if not self._up:
+                self._reconnect()
+                continue
+            batches: list[_Batch] = []
+            while self._outbox:
+                batches.append(self._outbox.popleft())
+            if batches:
+                try:
+                    self._write(batches)
+                except self._errors as error:
+                    self._down(error)
+
+    def _reconnect(self) -> None:
+        """Ask a Redis that was down; once it answers, write again what every balancer knows."""
+        try:
+            self._redis.ping()
+        except self._errors:
+            return
+        logger.info("Redis at %s answers again: throttle state is shared again", self._where)
+        self._outbox.clear()
+        self._up = True
+        batches = [(sink.origin, sink.durable_facts(), time.time()) for sink in list(self._sinks)]
+        try:
+            self._write([b for b in batches if b[1]])
+        except self._errors as error:
+            self._down(error)
+
+    def _listen_loop(self) -> None:
+        while not self._closed:
+            if not self._up:
+                time.sleep(self.retry_every / 4)
+                continue
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            try:
+                pubsub.subscribe(self._channel)
+                for sink in list(self._sinks):  # what was published while nobody listened
+                    sink.absorb(self._read(sink.deployment_keys(), sink.origin))
+                while not self._closed and self._up:
+                    message = pubsub.get_message(timeout=self.retry_every)
+                    if message is not None:
+                        self._deliver(message["data"])
+            except self._errors as error:
+                self._down(error)
+            finally:
+                with contextlib.suppress(*self._errors):
+                    pubsub.close()
+
+    def _down(self, error: BaseException) -> None:
+        with self._lock:
+            if not self._up:
+                return
+            self._up = False
+        self._outbox.clear()
+        logger.warning(
+            "Redis at %s failed (%s): each process learns alone until it answers again",
+            self._where,
+            type(error).__name__,
+        )
+        self._wake.set()
+
+    # -- reading and writing ------------------------------------------------------
+
+    def _key(self, key: str, what: str) -> str:
+        return f"{self.prefix}:{key}:{what}"
+
+    def _deliver(self, data: str) -> None:
+        """Hand one published batch to every balancer here but the one that told it."""
+        try:
+            message = json.loads(data)
+            origin, facts = message["o"], [tuple(f) for f in message["f"]]
+        except (ValueError, KeyError, TypeError):
+            logger.debug("ignored a malformed message on %s", self._channel)
+            return
+        for sink in list(self._sinks):
+            if sink.origin != origin:
+                sink.absorb(facts)
+
+    def _write(self, batches: Iterable[_Batch]) -> None:
+        """Keep each fact in its keys and publish each batch, in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for origin, facts, now in batches:
+            published: list[Fact] = []
+            for fact in facts:
+                if self._keep(pipe, origin, fact, now):
+                    published.append(fact)
+            if published:
+                pipe.publish(self._channel, json.dumps({"o": origin, "f": published}))
+        pipe.execute()
+
+    def _keep(self, pipe: Any, origin: str, fact: Fact, now: float) -> bool:
+        """Queue the writes that keep `fact` on `pipe`; False for a fact not to publish."""
+        kind, key = fact[0], fact[1]
+        if kind == "sent":
+            at, cost = fact[2], fact[3]
+            for what, member in (
+                ("sent", f"{origin}|{at!r}"),
+                ("flight", f"{origin}|{at!r}|{cost}"),
+            ):
+                name = self._key(key, what)
+                pipe.zadd(name, {member: at})
+                pipe.zremrangebyscore(name, "-inf", now - RETAIN)
+                pipe.pexpire(name, int(RETAIN * 1000))
+        elif kind == "settled":
+            at, cost, charged = fact[2], fact[3], fact[4]
+            pipe.zrem(self._key(key, "flight"), f"{origin}|{at!r}|{cost}")
+            if not charged:
+                pipe.zrem(self._key(key, "sent"), f"{origin}|{at!r}")
+        elif kind == "cooled":
+            until = fact[2]
+            ttl = int((until - now) * 1000)
+            if ttl > 0:
+                self._extend(
+                    keys=[self._key(key, "cool")],
+                    args=[until, json.dumps(fact[2:]), ttl],
+                    client=pipe,
+                )
+        elif kind == "blocked":
+            ttl = int((fact[3] - now) * 1000)
+            if ttl > 0:
+                pipe.set(self._key(key, "circuit"), json.dumps(fact[2:]), px=ttl)
+        elif kind == "healthy":
+            pipe.delete(self._key(key, "circuit"))
+        elif kind == "quota":
+            pipe.set(self._key(key, "quota"), json.dumps(fact[2:]), px=int(QUOTA_TTL * 1000))
+        elif kind == "learned":
+            pipe.set(self._key(key, "learned"), json.dumps(fact[2:]), px=int(LEARNED_TTL * 1000))
+        elif kind == "unclaim":
+            self._unclaim(keys=[self._key(key, "probe")], args=[origin], client=pipe)
+            return False
+        return True
+
+    def _read(self, keys: Iterable[str], origin: str) -> list[Fact]:
+        """What the keys of deployments `keys` hold now, as facts (`origin`'s own left out)."""
+        keys = sorted(keys)
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            for what in ("cool", "circuit", "quota", "learned"):
+                pipe.get(self._key(key, what))
+            pipe.zrange(self._key(key, "sent"), 0, -1)
+            pipe.zrange(self._key(key, "flight"), 0, -1)
+        replies = iter(pipe.execute())
+        facts: list[Fact] = []
+        for key in keys:
+            for kind in ("cooled", "blocked", "quota", "learned"):
+                value = next(replies)
+                if value is not None:
+                    facts.append((kind, key, *json.loads(value)))
+            sent: list[str] = next(replies)
+            flight: list[str] = next(replies)
+            in_flight = set()
+            for member in flight:
+                teller, at, cost = member.split("|")
+                if teller != origin:
+                    facts.append(("sent", key, float(at), int(cost)))
+                    in_flight.add(f"{teller}|{at}")
+            for member in sent:
+                teller, at = member.split("|")
+                if teller != origin and member not in in_flight:
+                    facts.append(("charged", key, float(at)))
+        return facts
+
+
+_stores: weakref.WeakSet[RedisStore] = weakref.WeakSet()
+_shared: dict[tuple[str, str], RedisStore] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_store(url: str, prefix: str | None = None) -> RedisStore:
+    """The one `RedisStore` of this process on `url` (prefix: ``AOAI_REDIS_PREFIX`` if None).
+
+    Every `Balancer` built from the environment uses it, so a process keeps
+    two connections to Redis and two threads, however many balancers it has.
+    """
+    if prefix is None:
+        from aoai_fallbacks.config import read_environment
+
+        prefix = read_environment().get("AOAI_REDIS_PREFIX", "").strip() or "aoai-fallbacks"
+    with _shared_lock:
+        store = _shared.get((url, prefix))
+        if store is None:
+            store = _shared[url, prefix] = RedisStore(url, prefix=prefix)
+        return store
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_stores):
+        store._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
