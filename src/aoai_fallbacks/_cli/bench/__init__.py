@@ -7,5 +7,6 @@ wheel. Modules: `workload` (seeded open-loop arrivals, closed-loop prompts),
 recipe, the balancer and the alternatives behind one interface), `engine`
 (drive one approach through one scenario), `closed` (N workers in a closed
 loop), `dialects` (the throttling dialects the closed loop runs on),
-`metrics`, `overhead` (CPU cost per request) and `report`.
+`metrics`, `overhead` (CPU cost per request), `report`, and `redis_server` (a
+real redis-server of the bench's own, which the tests use too).
 """
