@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from aoai_fallbacks._store import Store
     from aoai_fallbacks.balancer import Balancer
     from aoai_fallbacks.config import Backend
 
-__all__ = ["APPROACHES", "Approach", "Asker", "Options", "by_name"]
+__all__ = ["APPROACHES", "Approach", "Asker", "Options", "balancer_asker", "by_name"]
 
 
 @dataclass(frozen=True)
@@ -134,11 +135,14 @@ def _recipe(backends: Sequence[Backend], options: Options) -> Asker:
     )
 
 
-def _balancer(backends: Sequence[Backend], options: Options) -> Asker:
+def balancer_asker(
+    backends: Sequence[Backend], options: Options, *, store: Store | None = None
+) -> Asker:
+    """The ``balancer`` approach; `store` shares what it learns (None: as `Balancer` decides)."""
     from aoai_fallbacks.balancer import Balancer
     from aoai_fallbacks.langchain import balanced_chat_model
 
-    balancer = Balancer(backends, attempt_timeout=options.attempt_timeout)
+    balancer = Balancer(backends, attempt_timeout=options.attempt_timeout, store=store)
     return _Runnable(
         balanced_chat_model(balancer=balancer, max_tokens=options.max_tokens), balancer
     )
@@ -243,7 +247,7 @@ APPROACHES: tuple[Approach, ...] = (
         single_backend=True,
     ),
     Approach("recipe", "seed recipe: fallback_chain (with_fallbacks)", _recipe),
-    Approach("balancer", "aoai-fallbacks: balanced_chat_model", _balancer),
+    Approach("balancer", "aoai-fallbacks: balanced_chat_model", balancer_asker),
     Approach(
         "priority-lb",
         "openai-priority-loadbalancer (optional)",

@@ -6,7 +6,11 @@ installed, openai-priority-loadbalancer and LiteLLM's Router. Open loop (the
 default workload): 50%, 100% and 200% of the emulated resources' total
 capacity as Poisson arrivals, and a fault scenario (one backend answering 503,
 one hanging). Closed loop (--workload closed): 8 workers on 3 resources, on
-each throttling dialect the emulator speaks. Each run gets a fresh emulator.
+each throttling dialect the emulator speaks. Processes (--workload processes):
+the closed loop's workers as 1 process x 8 and as 4 spawned processes x 2, each
+with its own balancer, alone or sharing through Redis (a redis-server of the
+bench's own, killed and restarted mid-run in one variant); the balancer only.
+Each run gets a fresh emulator.
 
 Prints markdown tables and writes them, with the raw metrics as JSON (each
 entry's "workload" says which) and a PNG plot of the open loop, to --out.
@@ -17,6 +21,7 @@ approaches; the closed loop through the balancer alone).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
     from aoai_fallbacks._cli.bench.engine import Run
     from aoai_fallbacks._cli.bench.metrics import ClosedMetrics, RunMetrics
     from aoai_fallbacks._cli.bench.overhead import Overhead
+    from aoai_fallbacks._cli.bench.processes import ProcessesRun, ProcessesSetup
     from aoai_fallbacks._cli.bench.scenarios import Setup
 
 __all__ = ["add_arguments", "run"]
@@ -60,22 +66,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workload",
-        choices=("open", "closed", "all"),
+        choices=("open", "closed", "processes", "all"),
         default="open",
         help="open: Poisson arrivals per scenario (default); closed: N workers on every "
-        "throttling dialect; all: both",
+        "throttling dialect; processes: the closed loop in 1 and in 4 processes, with and "
+        "without Redis; all: open and closed",
     )
     parser.add_argument(
         "--dialects",
         default=None,
-        help="closed loop: comma-separated subset of ms,seconds,none,unknown,1s-window,"
-        "neighbour (default: all)",
+        help="closed loop and processes: comma-separated subset of ms,seconds,none,unknown,"
+        "1s-window,neighbour (default: all)",
     )
     parser.add_argument(
         "--requests",
         type=int,
         default=None,
-        help="closed loop: requests per run (default 300; 12 with --quick)",
+        help="closed loop and processes: requests per run (default 300; 12 with --quick, "
+        "24 for processes)",
     )
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG (open loop only)")
 
@@ -99,13 +107,21 @@ def machine() -> str:
 def run(args: argparse.Namespace) -> int:
     from aoai_fallbacks._cli.bench.closed import full_closed_setup, quick_closed_setup
     from aoai_fallbacks._cli.bench.dialects import parse_dialects
-    from aoai_fallbacks._cli.bench.report import closed_markdown, header, markdown, plot
+    from aoai_fallbacks._cli.bench.processes import full_processes_setup, quick_processes_setup
+    from aoai_fallbacks._cli.bench.report import (
+        closed_markdown,
+        header,
+        markdown,
+        plot,
+        processes_markdown,
+    )
     from aoai_fallbacks._cli.bench.scenarios import full_setup, quick_setup
 
     try:
         approaches = _approaches(args)
         dialects = parse_dialects(args.dialects)
         closed = (quick_closed_setup if args.quick else full_closed_setup)(args.requests)
+        processes = (quick_processes_setup if args.quick else full_processes_setup)(args.requests)
     except (KeyError, ValueError) as error:
         print(f"aoai-fallbacks bench: {error.args[0]}", file=sys.stderr)
         return 2
@@ -139,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
         results = _closed_loop(closed, dialects, closed_approaches)
         sections.append(closed_markdown(closed, results))
         entries += [{"workload": "closed", **asdict(m)} for m in results]
+    if args.workload == "processes":
+        split = _processes(processes, dialects)
+        sections.append(processes_markdown(processes, split))
+        entries += [{"workload": "processes", **asdict(r)} for r in split]
     text = "\n".join(sections)
     print()
     print(text)
@@ -208,6 +228,29 @@ def _closed_loop(
             result = run_closed(setup, dialect, approach)
             _progress(result.run)
             results.append(result)
+    return results
+
+
+def _processes(setup: ProcessesSetup, dialects: Sequence[Dialect]) -> list[ProcessesRun]:
+    """Every way of running the workers (`ProcessesSetup.variants`) through the closed loop,
+    dialect by dialect; the Redis variants only where redis-py and redis-server are installed."""
+    from aoai_fallbacks._cli.bench.processes import redis_missing, run_processes
+    from aoai_fallbacks._cli.bench.redis_server import RedisServer
+
+    missing = redis_missing()
+    if missing is not None:
+        print(f"skipping the Redis variants: {missing}", flush=True)
+    results = []
+    with contextlib.ExitStack() as stack:
+        redis = None if missing else stack.enter_context(RedisServer())
+        for dialect in dialects:
+            for variant in setup.variants():
+                if variant.redis and redis is None:
+                    continue
+                print(f"running {variant.name} in a closed loop on {dialect.name} ...", flush=True)
+                result = run_processes(setup, dialect, variant, redis if variant.redis else None)
+                _progress(result.closed.run)
+                results.append(result)
     return results
 
 

@@ -1,7 +1,8 @@
 """Turn runs into what people read: markdown tables with the issue's targets, and one PNG.
 
 The open-loop table puts every approach side by side per scenario; the
-closed-loop table every approach per throttling dialect. Each targets section
+closed-loop table every approach per throttling dialect; the multi-process
+table every way of running the closed loop's workers per dialect. Each targets section
 states the balancer's targets with the measured number and whether it was
 met, so a missed target is reported, not hidden. The plot shows answers
 per second per backend over time at 200% load (who carried the load, and
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aoai_fallbacks._cli.bench.closed import ClosedSetup
 from aoai_fallbacks._cli.bench.dialects import DIALECTS
@@ -22,14 +24,20 @@ from aoai_fallbacks._cli.bench.metrics import ClosedMetrics, RunMetrics
 from aoai_fallbacks._cli.bench.overhead import Overhead
 from aoai_fallbacks._cli.bench.scenarios import BASELINE, Setup
 
+if TYPE_CHECKING:
+    from aoai_fallbacks._cli.bench.processes import ProcessesRun, ProcessesSetup
+
 __all__ = [
     "CLOSED_TARGETS",
+    "PROCESSES_TARGETS",
     "Target",
     "closed_markdown",
     "closed_targets",
     "header",
     "markdown",
     "plot",
+    "processes_markdown",
+    "processes_targets",
     "targets",
 ]
 
@@ -179,6 +187,23 @@ def markdown(setup: Setup, runs: Sequence[Run], overhead: Overhead | None) -> st
     return "\n".join(lines) + "\n"
 
 
+def _targets_head(title: str, columns: Sequence[str], note: str | None = None) -> list[str]:
+    """A targets section's title, `note` if any, and the head of its table: one row per dialect."""
+    return [
+        "",
+        f"## {title}",
+        "",
+        *([note, ""] if note else []),
+        "| dialect | " + " | ".join(columns) + " |",
+        "|" + "---|" * (len(columns) + 1),
+    ]
+
+
+def _cells(found: Sequence[Target]) -> list[str]:
+    """A targets table's cells: each measured value, with its verdict when it is judged."""
+    return [t.measured if t.met is None else f"{t.measured}: {_verdict(t.met)}" for t in found]
+
+
 def _errors(m: RunMetrics) -> str:
     """The client-visible errors and their kinds: "3 (RateLimitError 2, unfinished 1)"."""
     if not m.error_kinds:
@@ -236,12 +261,10 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def closed_markdown(setup: ClosedSetup, results: Sequence[ClosedMetrics]) -> str:
-    """The closed-loop results: the setup, one table of every run, the balancer's targets."""
+def _closed_setup(setup: ClosedSetup, names: Sequence[str]) -> list[str]:
+    """The closed loop's shape, and the dialects `names` (runs' scenarios, repeats allowed)."""
     dialects = {d.name: d for d in DIALECTS}
-    lines = [
-        "## Closed loop on every throttling dialect",
-        "",
+    return [
         f"Emulated: {setup.resources} resources x 1 deployment, {setup.rpm} RPM each "
         f"({setup.rpm // 6} requests per 10 s window, or {setup.rpm // 60} per 1 s; tokens "
         f"not binding), {setup.latency * 1000:.0f} ms per answer, max_tokens "
@@ -256,12 +279,19 @@ def closed_markdown(setup: ClosedSetup, results: Sequence[ClosedMetrics]) -> str
         ),
         "",
         "Dialects: "
-        + "; ".join(
-            f"*{name}*: {dialects[name].description}"
-            for name in dict.fromkeys(m.run.scenario for m in results)
-        )
+        + "; ".join(f"*{name}*: {dialects[name].description}" for name in dict.fromkeys(names))
         + ".",
         "",
+    ]
+
+
+def closed_markdown(setup: ClosedSetup, results: Sequence[ClosedMetrics]) -> str:
+    """The closed-loop results: the setup, one table of every run, the balancer's targets."""
+    dialects = {d.name: d for d in DIALECTS}
+    lines = [
+        "## Closed loop on every throttling dialect",
+        "",
+        *_closed_setup(setup, [m.run.scenario for m in results]),
         "Columns: *errors* are client-visible; *attempts / answer* = requests the emulator "
         "received / answers; *429s (early)*: of which sent while the backend's last "
         "Retry-After still ran; the run ends when its last request ended (cut ones: at the "
@@ -291,21 +321,130 @@ def closed_markdown(setup: ClosedSetup, results: Sequence[ClosedMetrics]) -> str
             f"{m.throughput:.2f} ({m.capacity:.2f}) | {_s(r.p50)} | {_s(r.p95)} | "
             f"{_s(r.max_latency)} | {_s(r.mean_latency)} | {_s(m.fair_bound)} | {neighbour} |"
         )
-    lines += [
-        "",
-        "## Closed-loop targets (the balancer)",
-        "",
-        "| dialect | " + " | ".join(CLOSED_TARGETS) + " |",
-        "|" + "---|" * (len(CLOSED_TARGETS) + 1),
-    ]
+    lines += _targets_head("Closed-loop targets (the balancer)", CLOSED_TARGETS)
     for m in results:
         if m.run.approach != BALANCER:
             continue
         found = closed_targets(m, neighbour=bool(dialects[m.run.scenario].neighbour))
-        cells = [
-            t.measured if t.met is None else f"{t.measured}: {_verdict(t.met)}" for t in found
-        ]
+        cells = _cells(found)
         lines.append(f"| {m.run.scenario} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+PROCESSES_TARGETS = (
+    "with Redis: capacity used >= 97%",
+    "with Redis: 429s per answer <= 1.1x one process's",
+    "no request lost or answered twice",
+    "Redis killed mid-run: 0 client-visible errors",
+)
+"""Issue 12's targets for processes sharing one Redis, on every dialect."""
+
+
+def _per_answer(r: RunMetrics) -> float | None:
+    """429s per answer."""
+    return r.attempts.throttled / r.answers if r.answers else None
+
+
+def processes_targets(runs: Sequence[ProcessesRun], *, neighbour: bool = False) -> list[Target]:
+    """`PROCESSES_TARGETS`, measured from one dialect's `runs`, in that order (None where the
+    run that measures one is missing); with a `neighbour` the capacity is not judged."""
+    one = next((r.closed.run for r in runs if r.variant.processes == 1), None)
+    shared = next((r.closed.run for r in runs if r.variant.redis and not r.variant.kill), None)
+    killed = next((r.closed.run for r in runs if r.variant.kill), None)
+    found = []
+    if shared is None:
+        found.append(Target(PROCESSES_TARGETS[0], "-", None))
+    elif neighbour:
+        found.append(
+            Target(PROCESSES_TARGETS[0], f"{shared.capacity_used:.1%} (not a target)", None)
+        )
+    else:
+        found.append(
+            Target(
+                PROCESSES_TARGETS[0], f"{shared.capacity_used:.1%}", shared.capacity_used >= 0.97
+            )
+        )
+    mine = None if shared is None else _per_answer(shared)
+    theirs = None if one is None else _per_answer(one)
+    if mine is None or theirs is None:
+        found.append(Target(PROCESSES_TARGETS[1], "-", None))
+    else:
+        measured = f"{mine:.3f} vs 1.1 x {theirs:.3f}"
+        found.append(Target(PROCESSES_TARGETS[1], measured, mine <= 1.1 * theirs))
+    lost, twice = sum(r.lost for r in runs), sum(r.twice for r in runs)
+    found.append(
+        Target(
+            PROCESSES_TARGETS[2],
+            f"{lost} lost, {twice} twice in {len(runs)} runs" if runs else "-",
+            (lost, twice) == (0, 0) if runs else None,
+        )
+    )
+    found.append(
+        Target(
+            PROCESSES_TARGETS[3],
+            "-" if killed is None else f"{killed.errors} of {killed.requests}",
+            None if killed is None else killed.errors == 0,
+        )
+    )
+    return found
+
+
+def processes_markdown(setup: ProcessesSetup, runs: Sequence[ProcessesRun]) -> str:
+    """The multi-process results: the setup, one table of every run, the targets per dialect."""
+    dialects = {d.name: d for d in DIALECTS}
+    names = list(dict.fromkeys(r.closed.run.scenario for r in runs))
+    kill = setup.kill_at(dialects[names[0]]) if names else 0.0
+    lines = [
+        "## Several processes against the same backends",
+        "",
+        *_closed_setup(setup, names),
+        f"Variants: *PxW* runs the workers as P spawned processes of W workers, each with its "
+        f"own `Balancer`, all taking the next request from one shared counter; *redis*: "
+        f"every balancer shares what it learns through one `RedisStore` on a redis-server of "
+        f"the bench's own; *redis killed*: that redis-server is killed (SIGKILL) halfway "
+        f"through the ideal run (about {kill:.0f} s in) and restarted, empty, "
+        f"{setup.outage:g} s later. The emulator runs in the parent process; it, "
+        "redis-server and every client process share the machine's cores (see above), "
+        "so with more processes than cores the clients compete for CPU with each other "
+        "and with the emulator, which one process does not.",
+        "",
+        "Columns as in the closed loop; *429s / answer* = the emulator's 429s / answers; "
+        "*lost / twice*: requests no process recorded / recorded by two; *Redis down*: "
+        "seconds after the start when it was killed and when it answered again.",
+        "",
+        "| dialect | variant | requests | answers | errors | attempts / answer "
+        "| 429s (early) | 429s / answer | capacity used | answers/s (of) | p50 | p95 | max "
+        "| lost / twice | Redis down |",
+        "|" + "---|" * 15,
+    ]
+    for result in runs:
+        m, r = result.closed, result.closed.run
+        down = "-" if result.outage is None else "{:.0f}-{:.0f} s".format(*result.outage)
+        lines.append(
+            f"| {r.scenario} | {r.approach} | {r.requests} | {r.answers} | {_errors(r)} | "
+            f"{_ratio(r.attempts_per_answer)} | {r.attempts.throttled} "
+            f"({r.attempts.throttled_early}) | {_ratio(_per_answer(r))} | "
+            f"{r.capacity_used:.1%} | {m.throughput:.2f} ({m.capacity:.2f}) | {_s(r.p50)} | "
+            f"{_s(r.p95)} | {_s(r.max_latency)} | {result.lost} / {result.twice} | {down} |"
+        )
+    lines += _targets_head(
+        "Targets (processes sharing one Redis)",
+        (*PROCESSES_TARGETS, "without Redis"),
+        "Beside them, what sharing saves: the processes alone (no store), on the same dialect.",
+    )
+    for name in names:
+        mine = [r for r in runs if r.closed.run.scenario == name]
+        found = processes_targets(mine, neighbour=bool(dialects[name].neighbour))
+        cells = _cells(found)
+        alone = next(
+            (r.closed.run for r in mine if r.variant.processes > 1 and not r.variant.redis), None
+        )
+        cells.append(
+            "-"
+            if alone is None
+            else f"{_ratio(_per_answer(alone))} 429s / answer, {alone.capacity_used:.1%} used"
+        )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
