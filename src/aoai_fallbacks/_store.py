@@ -77,9 +77,9 @@ class Sink(Protocol):
         """Apply what other balancers learned."""
         ...
 
-    def durable_facts(self) -> list[Fact]:
-        """What it knows that outlives a request (cooldowns, circuits, quota, windows):
-        written again when a restarted store comes back empty."""
+    def durable_facts(self) -> tuple[float, list[Fact]]:
+        """What it knows that outlives a request (cooldowns, circuits, quota, windows),
+        with its wall clock's time: written again when a restarted store comes back empty."""
         ...
 
 

@@ -545,8 +545,9 @@ class Balancer:
                         logger.debug("ignored a malformed fact from the store: %.80r", fact)
             self._ring_first()
 
-    def durable_facts(self) -> list[Fact]:
-        """What this balancer knows that outlives a request, for a store that lost it."""
+    def durable_facts(self) -> tuple[float, list[Fact]]:
+        """What this balancer knows that outlives a request, for a store that lost it,
+        and the time on its wall clock."""
         wall = self._wall
         facts: list[Fact] = []
         with self._lock:
@@ -571,7 +572,7 @@ class Balancer:
                 learned = health.window.model()
                 if learned[0] is not None:
                     facts.append(("learned", key, *learned))
-        return facts
+        return now + wall, facts
 
     def _ring_first(self) -> None:
         """Wake the first request in line: what just happened may have made room for it.

@@ -145,6 +145,7 @@ class RedisStore:
         self._closed = False
         self._threads: list[threading.Thread] = []
         _stores.add(self)
+        self._start()
 
     # -- the Store protocol -------------------------------------------------------
 
@@ -157,7 +158,6 @@ class RedisStore:
         """Tell `sink` what others learned: what the keys hold now, then as it is published."""
         with self._lock:
             self._sinks.add(sink)
-            self._start()
         if self._up:
             try:
                 facts = self._read(sink.deployment_keys(), sink.origin)
@@ -203,7 +203,7 @@ class RedisStore:
     # -- threads ------------------------------------------------------------------
 
     def _start(self) -> None:
-        """Start the writer and the listener, once per process (under the lock)."""
+        """Start the writer and the listener, once per process."""
         if self._threads or self._closed:
             return
         for target, name in ((self._write_loop, "writer"), (self._listen_loop, "listener")):
@@ -219,24 +219,28 @@ class RedisStore:
         self._wake = threading.Event()
         self._outbox.clear()
         self._threads = []
-        if self._sinks:
-            self._start()
+        self._start()
 
     def _write_loop(self) -> None:
         while not self._closed:
             self._wake.wait(self.retry_every)
             self._wake.clear()
-            if not self._up:
+            if self._up:
+                self._flush()
+            else:
                 self._reconnect()
-                continue
-            batches: list[_Batch] = []
-            while self._outbox:
-                batches.append(self._outbox.popleft())
-            if batches:
-                try:
-                    self._write(batches)
-                except self._errors as error:
-                    self._down(error)
+        if self._up:
+            self._flush()  # what was told before `close`
+
+    def _flush(self) -> None:
+        batches: list[_Batch] = []
+        while self._outbox:
+            batches.append(self._outbox.popleft())
+        if batches:
+            try:
+                self._write(batches)
+            except self._errors as error:
+                self._down(error)
 
     def _reconnect(self) -> None:
         """Ask a Redis that was down; once it answers, write again what every balancer knows."""
@@ -247,9 +251,9 @@ class RedisStore:
         logger.info("Redis at %s answers again: throttle state is shared again", self._where)
         self._outbox.clear()
         self._up = True
-        batches = [(sink.origin, sink.durable_facts(), time.time()) for sink in list(self._sinks)]
+        batches = [(sink.origin, *sink.durable_facts()) for sink in list(self._sinks)]
         try:
-            self._write([b for b in batches if b[1]])
+            self._write([(origin, facts, now) for origin, now, facts in batches if facts])
         except self._errors as error:
             self._down(error)
 
