@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import threading
 import time
@@ -62,6 +63,11 @@ OUTBOX = 10_000
 """Batches of facts queued for Redis, at most: when it is slow the oldest are dropped
 (every balancer keeps its own knowledge; the others learn it later from their own
 answers)."""
+LINGER = 0.002
+"""Seconds the writer waits, once woken, before it writes: a busy process tells facts
+every few microseconds, and one round trip for many of them costs far less CPU than
+one each. Other processes hear of a fact this much later: a fraction of any answer's
+own latency."""
 QUOTA_TTL = 60.0
 """Seconds a remaining-quota reading is kept: Azure refills over a minute."""
 LEARNED_TTL = 3600.0
@@ -226,6 +232,7 @@ class RedisStore:
             self._wake.wait(self.retry_every)
             self._wake.clear()
             if self._up:
+                time.sleep(LINGER)  # what a busy process tells meanwhile joins this batch
                 self._flush()
             else:
                 self._reconnect()
@@ -308,36 +315,64 @@ class RedisStore:
                 sink.absorb(facts)
 
     def _write(self, batches: Iterable[_Batch]) -> None:
-        """Keep each fact in its keys and publish each batch, in one round trip."""
+        """Keep the facts of `batches` in their keys and publish them, in one round trip.
+
+        Writes to the same key are merged across the batches: one ``ZADD``
+        and one trim per sorted set, the last quota reading and window per
+        deployment, one message per balancer. So a writer that falls behind
+        a busy process sends fewer commands per request, not more.
+        """
+        added: dict[str, dict[str, float]] = {}  # sorted set -> members to add
+        removed: dict[str, list[str]] = {}  # sorted set -> members to remove
+        oldest = math.inf  # the earliest time a sorted set keeps, from the tellers' clocks
+        latest: dict[str, tuple[Fact, float]] = {}  # plain key -> (its last fact, seconds to live)
         pipe = self._redis.pipeline(transaction=False)
+        published: dict[str, list[Fact]] = {}  # origin -> what it told, for one message each
         for origin, facts, now in batches:
-            published: list[Fact] = []
+            oldest = min(oldest, now - RETAIN)
+            told = published.setdefault(origin, [])
             for fact in facts:
-                if self._keep(pipe, origin, fact, now):
-                    published.append(fact)
-            if published:
-                pipe.publish(self._channel, json.dumps({"o": origin, "f": published}))
+                kind, key = fact[0], fact[1]
+                if kind == "sent":
+                    at, cost = fact[2], fact[3]
+                    added.setdefault(self._key(key, "sent"), {})[f"{origin}|{at!r}"] = at
+                    flight = f"{origin}|{at!r}|{cost}"
+                    added.setdefault(self._key(key, "flight"), {})[flight] = at
+                elif kind == "settled":
+                    at, cost, charged = fact[2], fact[3], fact[4]
+                    removed.setdefault(self._key(key, "flight"), []).append(
+                        f"{origin}|{at!r}|{cost}"
+                    )
+                    if not charged:
+                        removed.setdefault(self._key(key, "sent"), []).append(f"{origin}|{at!r}")
+                elif kind == "quota":
+                    latest[self._key(key, "quota")] = fact, QUOTA_TTL
+                elif kind == "learned":
+                    latest[self._key(key, "learned")] = fact, LEARNED_TTL
+                elif kind == "unclaim":
+                    self._unclaim(keys=[self._key(key, "probe")], args=[origin], client=pipe)
+                    continue
+                else:
+                    self._keep_state(pipe, fact, now)
+                told.append(fact)
+        for name, members in added.items():
+            pipe.zadd(name, members)
+        for name, gone in removed.items():
+            pipe.zrem(name, *gone)
+        for name in added:
+            pipe.zremrangebyscore(name, "-inf", oldest)
+            pipe.pexpire(name, int(RETAIN * 1000))
+        for name, (fact, ttl) in latest.items():
+            pipe.set(name, json.dumps(fact[2:]), px=int(ttl * 1000))
+        for origin, told in published.items():
+            if told:
+                pipe.publish(self._channel, json.dumps({"o": origin, "f": told}))
         pipe.execute()
 
-    def _keep(self, pipe: Any, origin: str, fact: Fact, now: float) -> bool:
-        """Queue the writes that keep `fact` on `pipe`; False for a fact not to publish."""
+    def _keep_state(self, pipe: Any, fact: Fact, now: float) -> None:
+        """Queue the write of a cooldown or circuit fact, in order (they are few)."""
         kind, key = fact[0], fact[1]
-        if kind == "sent":
-            at, cost = fact[2], fact[3]
-            for what, member in (
-                ("sent", f"{origin}|{at!r}"),
-                ("flight", f"{origin}|{at!r}|{cost}"),
-            ):
-                name = self._key(key, what)
-                pipe.zadd(name, {member: at})
-                pipe.zremrangebyscore(name, "-inf", now - RETAIN)
-                pipe.pexpire(name, int(RETAIN * 1000))
-        elif kind == "settled":
-            at, cost, charged = fact[2], fact[3], fact[4]
-            pipe.zrem(self._key(key, "flight"), f"{origin}|{at!r}|{cost}")
-            if not charged:
-                pipe.zrem(self._key(key, "sent"), f"{origin}|{at!r}")
-        elif kind == "cooled":
+        if kind == "cooled":
             until = fact[2]
             ttl = int((until - now) * 1000)
             if ttl > 0:
@@ -352,14 +387,6 @@ class RedisStore:
                 pipe.set(self._key(key, "circuit"), json.dumps(fact[2:]), px=ttl)
         elif kind == "healthy":
             pipe.delete(self._key(key, "circuit"))
-        elif kind == "quota":
-            pipe.set(self._key(key, "quota"), json.dumps(fact[2:]), px=int(QUOTA_TTL * 1000))
-        elif kind == "learned":
-            pipe.set(self._key(key, "learned"), json.dumps(fact[2:]), px=int(LEARNED_TTL * 1000))
-        elif kind == "unclaim":
-            self._unclaim(keys=[self._key(key, "probe")], args=[origin], client=pipe)
-            return False
-        return True
 
     def _read(self, keys: Iterable[str], origin: str) -> list[Fact]:
         """What the keys of deployments `keys` hold now, as facts (`origin`'s own left out)."""
