@@ -81,6 +81,16 @@ if current and cjson.decode(current)[1] >= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
+# A request is admitted to a deployment's window if fewer than its capacity were sent
+# within it; else the window's members are returned, so the caller learns what fills it.
+_ADMIT = """
+local held = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')
+if #held < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  return false
+end
+return held
+"""
 # A probe is given back only by the balancer that claimed it.
 _UNCLAIM = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -143,6 +153,7 @@ class RedisStore:
         self._channel = f"{prefix}:facts"
         self._extend = client.register_script(_EXTEND)
         self._unclaim = client.register_script(_UNCLAIM)
+        self._admit = client.register_script(_ADMIT)
         self._sinks: weakref.WeakSet[Sink] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._outbox: deque[_Batch] = deque(maxlen=OUTBOX)
@@ -190,6 +201,29 @@ class RedisStore:
             self._down(error)
             return True
         return bool(won)
+
+    def admit(
+        self, origin: str, key: str, at: float, held_for: float, capacity: int
+    ) -> list[float] | None:
+        """One script: count the sends in the window, and add this one if it fits."""
+        if not self._up:
+            return None
+        try:
+            held = self._admit(
+                keys=[self._key(key, "sent")],
+                args=[repr(at), repr(at - held_for), capacity, f"{origin}|{at!r}"],
+            )
+        except self._errors as error:
+            self._down(error)
+            return None
+        if held is None:
+            return None
+        times = []
+        for member in held:
+            teller, _, sent = str(member).partition("|")
+            if teller != origin:
+                times.append(float(sent))
+        return times
 
     def unclaim(self, origin: str, key: str) -> None:
         self.tell(origin, (("unclaim", key),), time.time())
