@@ -4,11 +4,11 @@ Optional twice over. Without ``opentelemetry-api`` (the ``otel`` extra)
 nothing here imports it; with it, nothing is recorded until the application
 sets a global tracer or meter provider (an SDK's, or ``opentelemetry-instrument``'s).
 Until then `follow` hands the transport `OFF`, whose methods do nothing, so a
-request pays two dictionary look-ups (is ``opentelemetry`` even loaded?) and
-a few empty calls; no attribute is built. A provider set after this library
-was imported, or after the first request, is picked up by the next request;
-once one is seen its tracer or meter is kept, as OpenTelemetry's global
-providers can be set only once.
+request pays a few look-ups (is ``opentelemetry`` loaded? is a provider set?)
+and empty calls, under a microsecond; no attribute is built. A provider set
+after this library was imported, or after the first request, is picked up by
+the next request; once one is seen its tracer or meter is kept, as
+OpenTelemetry's global providers can be set only once.
 
 What is recorded (every name is listed in README, "Observe it"):
 
@@ -34,12 +34,13 @@ redactor first.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import threading
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aoai_fallbacks._classify import Outcome, Verdict
 from aoai_fallbacks._http import httpx
@@ -120,19 +121,55 @@ def follow(balancer: Balancer, request: httpx.Request) -> Telemetry:
     return _Recording(tracer, instruments, balancer.clock, request)
 
 
-def _is_api_default(provider: object) -> bool:
-    """Whether `provider` is the API's own stand-in (proxy or no-op): nothing configured."""
-    return type(provider).__module__.startswith(("opentelemetry.trace", "opentelemetry.metrics"))
+class _Api(NamedTuple):
+    """Where OpenTelemetry's API keeps one signal's global provider."""
+
+    module: str
+    variable: str  # the module's global: None until a provider is set
+    getter: str
+    environment: str  # the variable that makes `getter` load a provider by itself
+
+
+_TRACES = _Api(
+    "opentelemetry.trace", "_TRACER_PROVIDER", "get_tracer_provider", "OTEL_PYTHON_TRACER_PROVIDER"
+)
+_METRICS = _Api(
+    "opentelemetry.metrics._internal",
+    "_METER_PROVIDER",
+    "get_meter_provider",
+    "OTEL_PYTHON_METER_PROVIDER",
+)
+_ENVIRONMENT = frozenset(os.environ) & {_TRACES.environment, _METRICS.environment}
+"""Of the variables that make the API load a provider by itself, those set at start-up."""
+_UNKNOWN = object()
+
+
+def _configured(api: _Api) -> Any | None:
+    """The provider the application set on OpenTelemetry's `api`, or None while none is.
+
+    Asking the API (``get_tracer_provider()``) costs microseconds on every
+    request while nothing is configured (it looks an environment variable up),
+    so the API's own global is read first: None means no provider was set,
+    unless an environment variable names one to load, which only the API's
+    getter does. Should a later API rename its global, the getter answers.
+    """
+    loaded = sys.modules.get(api.module)
+    if loaded is None:  # never imported: no provider can have been set
+        return None
+    if getattr(loaded, api.variable, _UNKNOWN) is None and api.environment not in _ENVIRONMENT:
+        return None
+    provider = getattr(loaded, api.getter)()
+    # The API's own stand-ins (its proxy and no-op providers) record nothing.
+    stand_in = type(provider).__module__.startswith(
+        ("opentelemetry.trace", "opentelemetry.metrics")
+    )
+    return None if stand_in else provider
 
 
 def _find_tracer() -> Tracer | None:
     global _tracer
-    if "opentelemetry.trace" not in sys.modules:  # then no provider can have been set
-        return None
-    from opentelemetry import trace
-
-    provider = trace.get_tracer_provider()
-    if _is_api_default(provider):
+    provider = _configured(_TRACES)
+    if provider is None:
         return None
     from aoai_fallbacks import __version__
 
@@ -142,12 +179,8 @@ def _find_tracer() -> Tracer | None:
 
 def _find_instruments() -> _Instruments | None:
     global _instruments
-    if "opentelemetry.metrics" not in sys.modules:
-        return None
-    from opentelemetry import metrics
-
-    provider = metrics.get_meter_provider()
-    if _is_api_default(provider):
+    provider = _configured(_METRICS)
+    if provider is None:
         return None
     from aoai_fallbacks import __version__
 
@@ -230,16 +263,19 @@ class _Recording(Telemetry):
         from opentelemetry.trace import SpanKind
 
         url, _ = _target(backend.endpoint, backend.deployment, backend.api_version, self._raw_path)
-        span_attributes = {
-            "gen_ai.provider.name": PROVIDER,
-            "gen_ai.request.model": backend.deployment,
-            "http.request.method": self._request.method,
-            "url.full": str(url),
-            **attributes,
-            PREFIX + "wait": wait,
-        }
-        if self._operation is not None:
-            span_attributes["gen_ai.operation.name"] = self._operation
+        span_attributes: dict[str, Any] = (
+            {} if self._operation is None else {"gen_ai.operation.name": self._operation}
+        )
+        span_attributes.update(
+            {
+                "gen_ai.provider.name": PROVIDER,
+                "gen_ai.request.model": backend.deployment,
+                "http.request.method": self._request.method,
+                "url.full": str(url),
+                **attributes,
+                PREFIX + "wait": wait,
+            }
+        )
         if self._sent:
             span_attributes["http.request.resend_count"] = self._sent
         name = (
