@@ -99,13 +99,13 @@ class Telemetry:
     def attempt(self, backend: Backend) -> None:
         """An attempt is about to be sent to `backend`."""
 
-    def verdict(self, backend: Backend, verdict: Verdict, cooldown: float | None) -> None:
+    def verdict(self, verdict: Verdict, cooldown: float | None) -> None:
         """The attempt's verdict, and the cooldown it started (None: none)."""
 
     def abandoned(self, error: BaseException) -> None:
         """The attempt was given up without a verdict (cancelled, or an error of ours)."""
 
-    def cut(self, backend: Backend, reason: str) -> None:
+    def cut(self, reason: str) -> None:
         """The stream the last attempt started broke after its first chunk."""
 
 
@@ -285,7 +285,7 @@ class _Recording(Telemetry):
         )
         return tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attributes)
 
-    def verdict(self, backend: Backend, verdict: Verdict, cooldown: float | None) -> None:
+    def verdict(self, verdict: Verdict, cooldown: float | None) -> None:
         self._since = self._clock.monotonic()
         outcome = verdict.outcome.value
         instruments = self._instruments
@@ -321,7 +321,7 @@ class _Recording(Telemetry):
             _failed(span, type(error).__qualname__)
         span.end()
 
-    def cut(self, backend: Backend, reason: str) -> None:
+    def cut(self, reason: str) -> None:
         if self._instruments is not None:
             self._instruments.interruptions.add(1, self._backend_attributes)
         if self._tracer is None or self._last is None:
@@ -344,24 +344,24 @@ def _failed(span: Span, error_type: str) -> None:
     span.set_status(StatusCode.ERROR)
 
 
+_COUNTERS = (  # name, unit, description: attempts, throttles, interruptions
+    ("attempts", "{attempt}", "Attempts sent to a backend, by backend and outcome"),
+    ("throttles", "{response}", "429 answers, by backend"),
+    (
+        "stream.interruptions",
+        "{stream}",
+        "Streamed answers cut after their first chunk, by backend",
+    ),
+)
+
+
 class _Instruments:
     """Every instrument, created once on the configured meter."""
 
     def __init__(self, meter: Meter) -> None:
-        self.attempts = meter.create_counter(
-            PREFIX + "attempts",
-            unit="{attempt}",
-            description="Attempts sent to a backend, by backend and outcome",
-        )
-        self.throttles = meter.create_counter(
-            PREFIX + "throttles",
-            unit="{response}",
-            description="429 answers, by backend",
-        )
-        self.interruptions = meter.create_counter(
-            PREFIX + "stream.interruptions",
-            unit="{stream}",
-            description="Streamed answers cut after their first chunk, by backend",
+        self.attempts, self.throttles, self.interruptions = (
+            meter.create_counter(PREFIX + name, unit=unit, description=description)
+            for name, unit, description in _COUNTERS
         )
         self.wait = meter.create_histogram(
             PREFIX + "wait.duration",
@@ -369,25 +369,26 @@ class _Instruments:
             description="Time a request waited for a backend before each attempt",
             explicit_bucket_boundaries_advisory=_WAIT_BUCKETS,
         )
-        meter.create_observable_up_down_counter(
-            PREFIX + "backends.unavailable",
-            callbacks=[_observer(_unavailable)],
-            unit="{backend}",
-            description="1 for a backend out of rotation (cooling, circuit open or half-open, "
-            "quarantined), 0 for one available; by backend and state",
+        gauges = (
+            (
+                "backends.unavailable",
+                _observer(_unavailable),
+                "{backend}",
+                "1 for a backend out of rotation (cooling, circuit open or half-open, "
+                "quarantined), 0 for one available; by backend and state",
+            ),
+            (
+                "requests.in_flight",
+                _observer(_in_flight),
+                "{request}",
+                "Attempts sent to a backend and not answered yet, by backend",
+            ),
+            ("requests.waiting", _waiting, "{request}", "Requests waiting in line for a backend"),
         )
-        meter.create_observable_up_down_counter(
-            PREFIX + "requests.in_flight",
-            callbacks=[_observer(_in_flight)],
-            unit="{request}",
-            description="Attempts sent to a backend and not answered yet, by backend",
-        )
-        meter.create_observable_up_down_counter(
-            PREFIX + "requests.waiting",
-            callbacks=[_waiting],
-            unit="{request}",
-            description="Requests waiting in line for a backend",
-        )
+        for name, callback, unit, description in gauges:
+            meter.create_observable_up_down_counter(
+                PREFIX + name, callbacks=[callback], unit=unit, description=description
+            )
 
 
 def _unavailable(status: BackendStatus) -> tuple[int, dict[str, Any]]:

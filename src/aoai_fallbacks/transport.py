@@ -227,7 +227,7 @@ class _Journey:
 
     def _learn(self, backend: Backend, verdict: Verdict) -> None:
         cooldown = self.balancer.record(backend, verdict, self.ticket)
-        self.telemetry.verdict(backend, verdict, cooldown)
+        self.telemetry.verdict(verdict, cooldown)
         self.attempts.append(
             Attempt(backend.name, verdict.outcome.value, verdict.reason, verdict.status)
         )
@@ -297,7 +297,7 @@ class _Journey:
             backend, classify_failure("stream", retry_after=STREAM_CUT_COOLDOWN)
         )
         reason = _reason(error)
-        self.telemetry.cut(backend, reason)
+        self.telemetry.cut(reason)
         message = (
             f"the stream from backend {backend.label} broke after it had started "
             f"({reason}); not retried, since part of the answer was already delivered"
