@@ -137,17 +137,14 @@ class RedisStore:
                 socket_connect_timeout=timeout,
                 decode_responses=True,
             )
-        except ValueError as error:
-            raise ConfigError(f"RedisStore: {error}") from None
-        kwargs = client.connection_pool.connection_kwargs
-        if kwargs.get("password"):
-            register_secret(str(kwargs["password"]))
+        except ValueError:  # its text may quote the URL, password and all
+            raise ConfigError(
+                "RedisStore: the URL is not a Redis URL: use redis://[:password@]host:port/db, "
+                "rediss://... (TLS) or unix:///path"
+            ) from None
         self._redis: redis.Redis = client
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        where = (
-            kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
-        )
-        self._where = f"{where}/{kwargs.get('db', 0)}"
+        self._where = where(client)
         self.prefix = prefix
         self.retry_every = float(retry_every)
         self._channel = f"{prefix}:facts"
@@ -451,6 +448,18 @@ class RedisStore:
                 if teller != origin and member not in in_flight:
                     facts.append(("charged", key, float(at)))
         return facts
+
+
+def where(client: redis.Redis) -> str:
+    """How messages name the Redis `client` talks to: ``host:port/db``, never a password.
+
+    It also registers the URL's password, if any, with the log redactor.
+    """
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("password"):
+        register_secret(str(kwargs["password"]))
+    place = kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+    return f"{place}/{kwargs.get('db', 0)}"
 
 
 _stores: weakref.WeakSet[RedisStore] = weakref.WeakSet()
