@@ -7,7 +7,7 @@ Retry-After has passed and switches at once.
 
 The LangChain faces are imported on first use (PEP 562 module ``__getattr__``):
 LangChain takes longer to import than everything else here together, and a
-plain-SDK user never needs it.
+plain-SDK user never needs it. So is `RedisStore`, whose redis-py is optional.
 """
 
 import importlib
@@ -28,6 +28,7 @@ from aoai_fallbacks.transport import AsyncBalancingTransport, BalancingTransport
 if typing.TYPE_CHECKING:
     from aoai_fallbacks.langchain import balanced_chat_model
     from aoai_fallbacks.recipe import fallback_chain
+    from aoai_fallbacks.redis_store import RedisStore
 
 __version__ = "0.1.0"
 """This package's version; the one place it is written (pyproject.toml reads it from here)."""
@@ -41,6 +42,7 @@ __all__ = [
     "BalancingTransport",
     "ConfigError",
     "NoBackendAvailableError",
+    "RedisStore",
     "StreamInterruptedError",
     "balanced_chat_model",
     "balanced_openai_client",
@@ -51,6 +53,7 @@ __all__ = [
 _LAZY = {
     "balanced_chat_model": "aoai_fallbacks.langchain",
     "fallback_chain": "aoai_fallbacks.recipe",
+    "RedisStore": "aoai_fallbacks.redis_store",
 }
 """Public names imported on first use, and the module each comes from."""
 

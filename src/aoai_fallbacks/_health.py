@@ -195,8 +195,10 @@ class BackendHealth:
     def probe_back(self, now: float, probe_timeout: float, poll: float) -> float:
         """When to look again while a request is in flight to this gated backend:
         after `poll` (its verdict may free it any moment), unless it is presumed
-        lost sooner."""
-        lost_at = self.pending[-1][0] + probe_timeout
+        lost sooner (or another balancer's claim on its probe expires)."""
+        lost_at = self.claimed_until
+        if self.pending:
+            lost_at = max(lost_at, self.pending[-1][0] + probe_timeout)
         return min(now + poll, lost_at) if lost_at > now else now
 
     def short_of(self, cost: int, now: float) -> bool:

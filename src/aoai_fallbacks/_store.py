@@ -77,17 +77,18 @@ class Sink(Protocol):
         """Apply what other balancers learned."""
         ...
 
-    def durable_facts(self) -> list[Fact]:
-        """What it knows that outlives a request (cooldowns, circuits, quota, windows):
-        written again when a restarted store comes back empty."""
+    def durable_facts(self) -> tuple[float, list[Fact]]:
+        """What it knows that outlives a request (cooldowns, circuits, quota, windows),
+        with its wall clock's time: written again when a restarted store comes back empty."""
         ...
 
 
 class Store(Protocol):
     """Where balancers share what they learn. Nothing here may fail a request.
 
-    `tell` is called on the request path: it must not block. `claim` may do
-    I/O, and is called only for the one probe of a recovering backend.
+    `tell` is called on the request path: it must not block. `claim` and
+    `admit` may do I/O (one round trip): they are called only for the one
+    probe of a recovering backend, and for attempts on a window almost full.
     """
 
     def attach(self, sink: Sink) -> None:
@@ -102,6 +103,18 @@ class Store(Protocol):
         """Take the one probe of deployment `key` for `seconds`; False if another has it.
 
         True when the store cannot tell (unreachable): a probe too many beats none.
+        """
+        ...
+
+    def admit(
+        self, origin: str, key: str, at: float, held_for: float, capacity: int
+    ) -> Sequence[float] | None:
+        """Count the request `origin` sends to deployment `key` at `at` in the shared window.
+
+        Admitted (None) if fewer than `capacity` requests of every balancer
+        were sent in the `held_for` seconds before; else the send times of
+        the others' requests that fill it, and it is not counted. None too when
+        the store cannot tell.
         """
         ...
 

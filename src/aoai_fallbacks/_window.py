@@ -257,7 +257,7 @@ class Window:
         """Requests it can take now (inf: capacity unknown, nothing held back)."""
         if self.capacity is None:
             return math.inf
-        return self.capacity - self._since(now - self._held_for())
+        return self.capacity - self._since(now - self.held_for())
 
     def frees(self, start: float, *, paced: bool = False) -> Iterator[float]:
         """The times, from `start` on, at which it can take one more request each.
@@ -276,7 +276,7 @@ class Window:
         if capacity is None:
             while True:
                 yield start
-        held_for = self._held_for()
+        held_for = self.held_for()
         first = bisect.bisect_right(self._sent, start - held_for + TIE, self._head)
         live = self._sent[first:]
         free = capacity - len(live)
@@ -292,7 +292,7 @@ class Window:
             taken.append(last)
             yield last
 
-    def _held_for(self) -> float:
+    def held_for(self) -> float:
         """Seconds a request holds its slot, as far as sending goes: the window and the margin."""
         return self.length * (1 + self.margin)
 

@@ -266,11 +266,10 @@ class Balancer:
         """
         for _ in range(len(self.backends) + 1):
             chosen = self._select(exclude, large, cost, patience, ticket, spent)
-            if not isinstance(chosen, tuple):
+            if not isinstance(chosen, _Draft):
                 return chosen
-            backend, sent = chosen
-            if self._claim(backend, sent, cost, ticket):
-                return backend
+            if self._confirm(chosen, ticket):
+                return chosen.entry.backend
         return Wait(PROBE_POLL[0], polling=True)
 
     def _select(
@@ -281,9 +280,8 @@ class Balancer:
         patience: float,
         ticket: Ticket | None,
         spent: Collection[str],
-    ) -> Backend | Wait | tuple[Backend, float]:
-        """`select` once; a probe to claim from the store comes back with its send time."""
-        facts: list[Fact] = []
+    ) -> Backend | Wait | _Draft:
+        """`select` once; an attempt the store must confirm comes back as a `_Draft`."""
         with self._lock:
             now = self.clock.monotonic()
             line = self._line
@@ -308,12 +306,14 @@ class Balancer:
             )
             if isinstance(choice, Choice):
                 entry = choice.entry
-                probing = entry.health.mode != "closed"
-                sent = entry.health.take(
-                    cost, now, self._settings.probe_timeout, trial=choice.trial
+                health = entry.health
+                probing = health.mode != "closed"
+                admit = (
+                    self.store is not None
+                    and health.window.capacity is not None
+                    and (waiting or bool(line) or _scarce(health.window.room(now), health))
                 )
-                if self.store is not None:
-                    facts.append(("sent", self._keys[entry.backend.name], sent + self._wall, cost))
+                sent = health.take(cost, now, self._settings.probe_timeout, trial=choice.trial)
                 if ticket is not None:
                     ticket.sent_at = sent
                     if waiting:
@@ -327,44 +327,65 @@ class Balancer:
                     self._ring_first()  # room this one saw is theirs: they may be asleep
         if isinstance(choice, Wait):
             return choice
-        if facts:
-            self._tell(facts, now)
-            if choice.probe:
-                return entry.backend, sent
+        if self.store is not None:
+            draft = _Draft(entry, sent, cost, probe=choice.probe, admit=admit)
+            if draft.probe or draft.admit:
+                return draft
+            self._tell([draft.fact(self)], now)
         if probing:
             logger.info(
                 "backend %s: half-open, sending one request as a probe", entry.backend.label
             )
         return entry.backend
 
-    def _claim(self, backend: Backend, sent: float, cost: int, ticket: Ticket | None) -> bool:
-        """Claim the probe of `backend`, handed out at `sent` for `cost`, from the store.
+    def _confirm(self, draft: _Draft, ticket: Ticket | None) -> bool:
+        """Have the store confirm an attempt other balancers might race this one to.
 
-        Lost: another balancer probes it; the attempt is taken back, and the
-        backend counts as probed until that probe's verdict is told (or its
-        claim would have expired).
+        A probe is claimed, so that one balancer at a time probes a gated
+        backend; an attempt on a window with little room left (or by a
+        request that waited for its slot) is admitted against every
+        balancer's requests in the window, so that several processes woken
+        for the same freed slot do not all take it. Lost: the attempt is
+        taken back; a lost claim leaves the backend counted as probed until
+        that probe's verdict is told (or its claim would have expired), a
+        lost admission teaches the window the requests that filled it.
         """
-        assert self.store is not None
-        entry = self._entry(backend)
-        key = self._keys[backend.name]
+        store = self.store
+        assert store is not None
+        entry, health = draft.entry, draft.entry.health
+        key = self._keys[entry.backend.name]
         timeout = self._settings.probe_timeout
-        won = self.store.claim(self.origin, key, timeout)
+        claimed = not draft.probe or store.claim(self.origin, key, timeout)
+        full: Sequence[float] | None = None
+        if claimed and draft.admit:
+            window = health.window
+            capacity = window.capacity
+            if capacity is not None:
+                at = draft.sent + self._wall
+                full = store.admit(self.origin, key, at, window.held_for(), capacity)
+            if full is not None and draft.probe:
+                store.unclaim(self.origin, key)
         with self._lock:
             now = self.clock.monotonic()
-            health = entry.health
-            if won:
-                health.probe_at = sent
+            if claimed and full is None:
+                if draft.probe:
+                    health.probe_at = draft.sent
             else:
-                health.untake(sent)
-                health.claimed_until = max(health.claimed_until, now + timeout)
+                health.untake(draft.sent)
+                if not claimed:
+                    health.claimed_until = max(health.claimed_until, now + timeout)
+                for at in full or ():
+                    health.window.insert(at - self._wall)
                 if ticket is not None:
                     ticket.sent_at = None
-        if won:
-            if health.mode != "closed":
-                logger.info("backend %s: half-open, sending one request as a probe", backend.label)
-            return True
-        self._tell([("settled", key, sent + self._wall, cost, False)], now)
-        return False
+        if not claimed or full is not None:
+            return False
+        self._tell([draft.fact(self)], now)
+        if health.mode != "closed":
+            logger.info(
+                "backend %s: half-open, sending one request as a probe", entry.backend.label
+            )
+        return True
 
     def _tell(self, facts: list[Fact], now: float) -> None:
         if self.store is not None:
@@ -545,8 +566,9 @@ class Balancer:
                         logger.debug("ignored a malformed fact from the store: %.80r", fact)
             self._ring_first()
 
-    def durable_facts(self) -> list[Fact]:
-        """What this balancer knows that outlives a request, for a store that lost it."""
+    def durable_facts(self) -> tuple[float, list[Fact]]:
+        """What this balancer knows that outlives a request, for a store that lost it,
+        and the time on its wall clock."""
         wall = self._wall
         facts: list[Fact] = []
         with self._lock:
@@ -571,7 +593,7 @@ class Balancer:
                 learned = health.window.model()
                 if learned[0] is not None:
                     facts.append(("learned", key, *learned))
-        return facts
+        return now + wall, facts
 
     def _ring_first(self) -> None:
         """Wake the first request in line: what just happened may have made room for it.
@@ -674,6 +696,33 @@ def _absorb(health: BackendHealth, fact: Fact, wall: float, now: float) -> None:
 
 def _count(value: object) -> int | None:
     return None if value is None else int(str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """An attempt handed out, waiting for the store to confirm it (`Balancer._confirm`)."""
+
+    entry: Entry
+    sent: float
+    cost: int
+    probe: bool
+    admit: bool
+
+    def fact(self, balancer: Balancer) -> Fact:
+        """The ``sent`` fact that tells the others of it."""
+        key = balancer._keys[self.entry.backend.name]
+        return ("sent", key, self.sent + balancer._wall, self.cost)
+
+
+SCARCE = 0.25
+"""Share of a window's capacity under which the room left is scarce: several processes
+may take the same slots before they hear of each other, so each attempt is admitted
+by the store (one round trip) rather than taken on local knowledge alone."""
+
+
+def _scarce(room: float, health: BackendHealth) -> bool:
+    capacity = health.window.capacity
+    return capacity is not None and room <= max(1.0, capacity * SCARCE)
 
 
 def _arrived(ticket: Ticket) -> int:

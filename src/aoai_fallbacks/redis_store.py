@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import threading
 import time
@@ -62,6 +63,11 @@ OUTBOX = 10_000
 """Batches of facts queued for Redis, at most: when it is slow the oldest are dropped
 (every balancer keeps its own knowledge; the others learn it later from their own
 answers)."""
+LINGER = 0.002
+"""Seconds the writer waits, once woken, before it writes: a busy process tells facts
+every few microseconds, and one round trip for many of them costs far less CPU than
+one each. Other processes hear of a fact this much later: a fraction of any answer's
+own latency."""
 QUOTA_TTL = 60.0
 """Seconds a remaining-quota reading is kept: Azure refills over a minute."""
 LEARNED_TTL = 3600.0
@@ -74,6 +80,16 @@ local current = redis.call('GET', KEYS[1])
 if current and cjson.decode(current)[1] >= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
+"""
+# A request is admitted to a deployment's window if fewer than its capacity were sent
+# within it; else the window's members are returned, so the caller learns what fills it.
+_ADMIT = """
+local held = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')
+if #held < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  return false
+end
+return held
 """
 # A probe is given back only by the balancer that claimed it.
 _UNCLAIM = """
@@ -121,22 +137,20 @@ class RedisStore:
                 socket_connect_timeout=timeout,
                 decode_responses=True,
             )
-        except ValueError as error:
-            raise ConfigError(f"RedisStore: {error}") from None
-        kwargs = client.connection_pool.connection_kwargs
-        if kwargs.get("password"):
-            register_secret(str(kwargs["password"]))
+        except ValueError:  # its text may quote the URL, password and all
+            raise ConfigError(
+                "RedisStore: the URL is not a Redis URL: use redis://[:password@]host:port/db, "
+                "rediss://... (TLS) or unix:///path"
+            ) from None
         self._redis: redis.Redis = client
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
-        where = (
-            kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
-        )
-        self._where = f"{where}/{kwargs.get('db', 0)}"
+        self._where = where(client)
         self.prefix = prefix
         self.retry_every = float(retry_every)
         self._channel = f"{prefix}:facts"
         self._extend = client.register_script(_EXTEND)
         self._unclaim = client.register_script(_UNCLAIM)
+        self._admit = client.register_script(_ADMIT)
         self._sinks: weakref.WeakSet[Sink] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._outbox: deque[_Batch] = deque(maxlen=OUTBOX)
@@ -145,6 +159,7 @@ class RedisStore:
         self._closed = False
         self._threads: list[threading.Thread] = []
         _stores.add(self)
+        self._start()
 
     # -- the Store protocol -------------------------------------------------------
 
@@ -157,7 +172,6 @@ class RedisStore:
         """Tell `sink` what others learned: what the keys hold now, then as it is published."""
         with self._lock:
             self._sinks.add(sink)
-            self._start()
         if self._up:
             try:
                 facts = self._read(sink.deployment_keys(), sink.origin)
@@ -185,6 +199,29 @@ class RedisStore:
             return True
         return bool(won)
 
+    def admit(
+        self, origin: str, key: str, at: float, held_for: float, capacity: int
+    ) -> list[float] | None:
+        """One script: count the sends in the window, and add this one if it fits."""
+        if not self._up:
+            return None
+        try:
+            held = self._admit(
+                keys=[self._key(key, "sent")],
+                args=[repr(at), repr(at - held_for), capacity, f"{origin}|{at!r}"],
+            )
+        except self._errors as error:
+            self._down(error)
+            return None
+        if held is None:
+            return None
+        times = []
+        for member in held:
+            teller, _, sent = str(member).partition("|")
+            if teller != origin:
+                times.append(float(sent))
+        return times
+
     def unclaim(self, origin: str, key: str) -> None:
         self.tell(origin, (("unclaim", key),), time.time())
 
@@ -203,7 +240,7 @@ class RedisStore:
     # -- threads ------------------------------------------------------------------
 
     def _start(self) -> None:
-        """Start the writer and the listener, once per process (under the lock)."""
+        """Start the writer and the listener, once per process."""
         if self._threads or self._closed:
             return
         for target, name in ((self._write_loop, "writer"), (self._listen_loop, "listener")):
@@ -219,24 +256,29 @@ class RedisStore:
         self._wake = threading.Event()
         self._outbox.clear()
         self._threads = []
-        if self._sinks:
-            self._start()
+        self._start()
 
     def _write_loop(self) -> None:
         while not self._closed:
             self._wake.wait(self.retry_every)
             self._wake.clear()
-            if not self._up:
+            if self._up:
+                time.sleep(LINGER)  # what a busy process tells meanwhile joins this batch
+                self._flush()
+            else:
                 self._reconnect()
-                continue
-            batches: list[_Batch] = []
-            while self._outbox:
-                batches.append(self._outbox.popleft())
-            if batches:
-                try:
-                    self._write(batches)
-                except self._errors as error:
-                    self._down(error)
+        if self._up:
+            self._flush()  # what was told before `close`
+
+    def _flush(self) -> None:
+        batches: list[_Batch] = []
+        while self._outbox:
+            batches.append(self._outbox.popleft())
+        if batches:
+            try:
+                self._write(batches)
+            except self._errors as error:
+                self._down(error)
 
     def _reconnect(self) -> None:
         """Ask a Redis that was down; once it answers, write again what every balancer knows."""
@@ -247,9 +289,9 @@ class RedisStore:
         logger.info("Redis at %s answers again: throttle state is shared again", self._where)
         self._outbox.clear()
         self._up = True
-        batches = [(sink.origin, sink.durable_facts(), time.time()) for sink in list(self._sinks)]
+        batches = [(sink.origin, *sink.durable_facts()) for sink in list(self._sinks)]
         try:
-            self._write([b for b in batches if b[1]])
+            self._write([(origin, facts, now) for origin, now, facts in batches if facts])
         except self._errors as error:
             self._down(error)
 
@@ -304,36 +346,64 @@ class RedisStore:
                 sink.absorb(facts)
 
     def _write(self, batches: Iterable[_Batch]) -> None:
-        """Keep each fact in its keys and publish each batch, in one round trip."""
+        """Keep the facts of `batches` in their keys and publish them, in one round trip.
+
+        Writes to the same key are merged across the batches: one ``ZADD``
+        and one trim per sorted set, the last quota reading and window per
+        deployment, one message per balancer. So a writer that falls behind
+        a busy process sends fewer commands per request, not more.
+        """
+        added: dict[str, dict[str, float]] = {}  # sorted set -> members to add
+        removed: dict[str, list[str]] = {}  # sorted set -> members to remove
+        oldest = math.inf  # the earliest time a sorted set keeps, from the tellers' clocks
+        latest: dict[str, tuple[Fact, float]] = {}  # plain key -> (its last fact, seconds to live)
         pipe = self._redis.pipeline(transaction=False)
+        published: dict[str, list[Fact]] = {}  # origin -> what it told, for one message each
         for origin, facts, now in batches:
-            published: list[Fact] = []
+            oldest = min(oldest, now - RETAIN)
+            told = published.setdefault(origin, [])
             for fact in facts:
-                if self._keep(pipe, origin, fact, now):
-                    published.append(fact)
-            if published:
-                pipe.publish(self._channel, json.dumps({"o": origin, "f": published}))
+                kind, key = fact[0], fact[1]
+                if kind == "sent":
+                    at, cost = fact[2], fact[3]
+                    added.setdefault(self._key(key, "sent"), {})[f"{origin}|{at!r}"] = at
+                    flight = f"{origin}|{at!r}|{cost}"
+                    added.setdefault(self._key(key, "flight"), {})[flight] = at
+                elif kind == "settled":
+                    at, cost, charged = fact[2], fact[3], fact[4]
+                    removed.setdefault(self._key(key, "flight"), []).append(
+                        f"{origin}|{at!r}|{cost}"
+                    )
+                    if not charged:
+                        removed.setdefault(self._key(key, "sent"), []).append(f"{origin}|{at!r}")
+                elif kind == "quota":
+                    latest[self._key(key, "quota")] = fact, QUOTA_TTL
+                elif kind == "learned":
+                    latest[self._key(key, "learned")] = fact, LEARNED_TTL
+                elif kind == "unclaim":
+                    self._unclaim(keys=[self._key(key, "probe")], args=[origin], client=pipe)
+                    continue
+                else:
+                    self._keep_state(pipe, fact, now)
+                told.append(fact)
+        for name, members in added.items():
+            pipe.zadd(name, members)
+        for name, gone in removed.items():
+            pipe.zrem(name, *gone)
+        for name in added:
+            pipe.zremrangebyscore(name, "-inf", oldest)
+            pipe.pexpire(name, int(RETAIN * 1000))
+        for name, (fact, ttl) in latest.items():
+            pipe.set(name, json.dumps(fact[2:]), px=int(ttl * 1000))
+        for origin, told in published.items():
+            if told:
+                pipe.publish(self._channel, json.dumps({"o": origin, "f": told}))
         pipe.execute()
 
-    def _keep(self, pipe: Any, origin: str, fact: Fact, now: float) -> bool:
-        """Queue the writes that keep `fact` on `pipe`; False for a fact not to publish."""
+    def _keep_state(self, pipe: Any, fact: Fact, now: float) -> None:
+        """Queue the write of a cooldown or circuit fact, in order (they are few)."""
         kind, key = fact[0], fact[1]
-        if kind == "sent":
-            at, cost = fact[2], fact[3]
-            for what, member in (
-                ("sent", f"{origin}|{at!r}"),
-                ("flight", f"{origin}|{at!r}|{cost}"),
-            ):
-                name = self._key(key, what)
-                pipe.zadd(name, {member: at})
-                pipe.zremrangebyscore(name, "-inf", now - RETAIN)
-                pipe.pexpire(name, int(RETAIN * 1000))
-        elif kind == "settled":
-            at, cost, charged = fact[2], fact[3], fact[4]
-            pipe.zrem(self._key(key, "flight"), f"{origin}|{at!r}|{cost}")
-            if not charged:
-                pipe.zrem(self._key(key, "sent"), f"{origin}|{at!r}")
-        elif kind == "cooled":
+        if kind == "cooled":
             until = fact[2]
             ttl = int((until - now) * 1000)
             if ttl > 0:
@@ -348,14 +418,6 @@ class RedisStore:
                 pipe.set(self._key(key, "circuit"), json.dumps(fact[2:]), px=ttl)
         elif kind == "healthy":
             pipe.delete(self._key(key, "circuit"))
-        elif kind == "quota":
-            pipe.set(self._key(key, "quota"), json.dumps(fact[2:]), px=int(QUOTA_TTL * 1000))
-        elif kind == "learned":
-            pipe.set(self._key(key, "learned"), json.dumps(fact[2:]), px=int(LEARNED_TTL * 1000))
-        elif kind == "unclaim":
-            self._unclaim(keys=[self._key(key, "probe")], args=[origin], client=pipe)
-            return False
-        return True
 
     def _read(self, keys: Iterable[str], origin: str) -> list[Fact]:
         """What the keys of deployments `keys` hold now, as facts (`origin`'s own left out)."""
@@ -386,6 +448,18 @@ class RedisStore:
                 if teller != origin and member not in in_flight:
                     facts.append(("charged", key, float(at)))
         return facts
+
+
+def where(client: redis.Redis) -> str:
+    """How messages name the Redis `client` talks to: ``host:port/db``, never a password.
+
+    It also registers the URL's password, if any, with the log redactor.
+    """
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("password"):
+        register_secret(str(kwargs["password"]))
+    place = kwargs.get("path") or f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+    return f"{place}/{kwargs.get('db', 0)}"
 
 
 _stores: weakref.WeakSet[RedisStore] = weakref.WeakSet()

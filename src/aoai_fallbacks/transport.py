@@ -57,6 +57,7 @@ from aoai_fallbacks._classify import (
 from aoai_fallbacks._http import check_request, httpx
 from aoai_fallbacks._log import logger, register_secret
 from aoai_fallbacks._rewrite import estimate_tokens, is_event_stream, rewrite
+from aoai_fallbacks._telemetry import follow, watch
 from aoai_fallbacks.balancer import Balancer, Wait
 from aoai_fallbacks.errors import Attempt, NoBackendAvailableError, StreamInterruptedError
 
@@ -116,6 +117,7 @@ class _Journey:
         self.attempts: list[Attempt] = []
         self._story: str | None = None  # why the last backend was left, for the next log line
         self._misconfigured: httpx.Response | None = None
+        self.telemetry = follow(balancer, request)  # OpenTelemetry's, if configured
 
     def next(self) -> Backend | float | httpx.Response:
         """The backend to try next, or seconds to sleep first, or the final answer.
@@ -144,6 +146,7 @@ class _Journey:
                 logger.info("%s; switching to backend %s", self._story, choice.label)
                 self._story = None
             self.tried.add(choice.name)
+            self.telemetry.attempt(choice)
             return choice
         if choice.seconds is not None and left > 0 and choice.seconds <= left:
             # A short poll while a probe is out is routine under load: not worth INFO.
@@ -213,9 +216,10 @@ class _Journey:
     def _has_large(self) -> bool:
         return any(b.tier == "large" for b in self.balancer.backends)
 
-    def release(self, backend: Backend) -> None:
-        """The attempt was abandoned (cancelled, or an error of ours): no verdict."""
+    def release(self, backend: Backend, error: BaseException) -> None:
+        """The attempt was abandoned (`error`: cancelled, or an error of ours): no verdict."""
         self.balancer.release(backend, self.ticket)
+        self.telemetry.abandoned(error)
 
     def leave(self) -> None:
         """The request is over: give up its place in line, if it has one."""
@@ -223,6 +227,7 @@ class _Journey:
 
     def _learn(self, backend: Backend, verdict: Verdict) -> None:
         cooldown = self.balancer.record(backend, verdict, self.ticket)
+        self.telemetry.verdict(verdict, cooldown)
         self.attempts.append(
             Attempt(backend.name, verdict.outcome.value, verdict.reason, verdict.status)
         )
@@ -291,9 +296,11 @@ class _Journey:
         self.balancer.interrupted(
             backend, classify_failure("stream", retry_after=STREAM_CUT_COOLDOWN)
         )
+        reason = _reason(error)
+        self.telemetry.cut(reason)
         message = (
             f"the stream from backend {backend.label} broke after it had started "
-            f"({_reason(error)}); not retried, since part of the answer was already delivered"
+            f"({reason}); not retried, since part of the answer was already delivered"
         )
         logger.warning("%s", message)
         return StreamInterruptedError(message, backend=backend.name, request=self.request)
@@ -388,6 +395,7 @@ class BalancingTransport(httpx.BaseTransport):
         self.balancer = balancer
         self._inner = httpx.HTTPTransport(limits=DEFAULT_LIMITS) if inner is None else inner
         _register_keys(balancer)
+        watch(balancer)  # in the gauges, if OpenTelemetry's metrics are configured
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         check_request(request, self)
@@ -427,8 +435,8 @@ class BalancingTransport(httpx.BaseTransport):
         except _FAILURES as error:
             journey.failed(backend, error)
             return None
-        except BaseException:
-            journey.release(backend)
+        except BaseException as error:
+            journey.release(backend, error)
             raise
         if journey.answered(backend, response, None if response.is_success else body):
             return _named(response, backend)
@@ -462,6 +470,7 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
         self.balancer = balancer
         self._inner = httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS) if inner is None else inner
         _register_keys(balancer)
+        watch(balancer)  # in the gauges, if OpenTelemetry's metrics are configured
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         check_request(request, self)
@@ -504,8 +513,8 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
         except _FAILURES as error:
             journey.failed(backend, error)
             return None
-        except BaseException:
-            journey.release(backend)
+        except BaseException as error:
+            journey.release(backend, error)
             raise
         if journey.answered(backend, response, None if response.is_success else body):
             return _named(response, backend)

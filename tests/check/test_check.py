@@ -84,6 +84,39 @@ def test_all_good_backends_exit_zero(
         assert resource.key not in out
 
 
+def test_a_configured_redis_is_asked_for_a_ping(
+    emulator: Emulator, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    variables = {**emulator.env(deployment=DEPLOYMENT), "AOAI_REDIS_URL": redis_url}
+    env = write_env(tmp_path / "redis.env", variables)
+
+    code, out, _ = run_check(capsys, "--env-file", str(env))
+
+    assert code == 0, out
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    assert f"Redis at 127.0.0.1:{port}/0 answers" in out
+
+    code, out, _ = run_check(capsys, "--env-file", str(env), "--json")
+    assert json.loads(out)["redis"]["answers"] is True
+
+
+def test_a_redis_that_does_not_answer_is_a_fix_without_its_password(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = "redis-PASSWORD-3c9d"
+    url = f"redis://:{password}@127.0.0.1:{closed_port()}/0"
+    env = write_env(
+        tmp_path / "redis.env", {**emulator.env(deployment=DEPLOYMENT), "AOAI_REDIS_URL": url}
+    )
+
+    code, out, err = run_check(capsys, "--env-file", str(env))
+
+    assert code == 1, out
+    assert "FIX AOAI_REDIS_URL: Redis at 127.0.0.1:" in out
+    assert "3/3 backends usable: all usable" in out
+    assert password not in out + err
+
+
 def test_good_wrong_key_and_missing_deployment(
     emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -209,6 +242,7 @@ LOOPBACK = {
             "AOAI_ENDPOINT_01",
         ),
         ({**LOOPBACK, "AOAI_ENDPOINT_" + "2" * 4301: "http://[::1]:9"}, "AOAI_ENDPOINT_222"),
+        ({**LOOPBACK, "AOAI_REDIS_URL": "http://:some-key@cache:6379"}, "AOAI_REDIS_URL"),
     ],
     ids=[
         "orphan-key",
@@ -218,6 +252,7 @@ LOOPBACK = {
         "deployment-dot-dot",
         "key-in-userinfo",
         "number-of-4301-digits",
+        "redis-url-not-redis",
     ],
 )
 def test_configuration_error_is_one_line_and_exit_two(

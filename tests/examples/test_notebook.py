@@ -54,5 +54,10 @@ def test_runs_top_to_bottom_on_the_emulator(
     assert "seed recipe: 01 refused 5 of 5 requests" in text
     assert "balancer: 01 refused 1 of 5 requests" in text
     assert "cooling" in text
+    # OpenTelemetry, configured after the first requests: each backend refused the burst once.
+    for backend in ("01", "02", "03"):
+        assert f"backend {backend}: " in text
+    assert text.count("refused with a 429") == 3
+    assert "refused with a 0" not in text
     images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.data]
-    assert len(images) == 1
+    assert len(images) == 2

@@ -7,9 +7,12 @@ is reachable, whether its key is accepted, whether its deployment exists, the
 latency and the quota it has left. Every problem comes with its fix, naming the
 variable to change.
 
+With ``AOAI_REDIS_URL`` set, it also asks that Redis for a PING: a Redis that
+does not answer fails no request, but leaves every process learning alone.
+
 Exit status: 0 when every backend is usable (a throttled one is: it serves again
-after its cooldown), 1 when at least one is not, 2 when the configuration
-cannot be read.
+after its cooldown) and Redis, if configured, answers; 1 when not; 2 when the
+configuration cannot be read.
 """
 
 from __future__ import annotations
@@ -84,12 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out: TextIO = sys.stdout
     try:
-        from aoai_fallbacks.config import load_backends, read_environment
+        from aoai_fallbacks.config import load_backends, load_redis_url, read_environment
 
         if args.env_file is not None and not args.env_file.is_file():
             raise ConfigError(f"--env-file {args.env_file} does not exist")
         environ = read_environment(dotenv=args.env_file or True)
         backends = load_backends(environ, dotenv=False)
+        redis_url = load_redis_url(environ, dotenv=False)
     except ConfigError as exc:
         if args.json:
             print(json.dumps({"ok": False, "config_error": str(exc)}), file=out)
@@ -101,9 +105,12 @@ def run(args: argparse.Namespace) -> int:
         print(_table(_CONFIG_COLUMNS, [_config_row(b) for b in backends]), file=out)
         print(f"\nprobing {len(backends)} backend(s), one 1-token request each...\n", file=out)
     results = probe_all(backends, environ, timeout=args.timeout)
-    ok = all(r.usable for r in results)
+    redis = None if redis_url is None else probe_redis(redis_url, timeout=args.timeout)
+    ok = all(r.usable for r in results) and (redis is None or redis.answers)
     if args.json:
         report = {"ok": ok, "backends": [asdict(r) for r in results]}
+        if redis is not None:
+            report["redis"] = asdict(redis)
         print(json.dumps(report, indent=2), file=out)
     else:
         print(_table(_PROBE_COLUMNS, [_probe_row(r) for r in results]), file=out)
@@ -114,10 +121,54 @@ def run(args: argparse.Namespace) -> int:
                 print(f"FIX {r.name}: {r.fix}", file=out)
             elif r.note:
                 print(f"NOTE {r.name}: {r.note}", file=out)
+        if redis is not None:
+            if redis.answers:
+                print(f"Redis at {redis.where} answers ({redis.latency_ms:.1f} ms)", file=out)
+            else:
+                print(
+                    f"FIX AOAI_REDIS_URL: Redis at {redis.where} does not answer ({redis.error}); "
+                    "until it does, each process learns alone",
+                    file=out,
+                )
         usable = sum(r.usable for r in results)
-        verdict = "all usable" if ok else f"{len(results) - usable} not usable"
+        verdict = "all usable" if usable == len(results) else f"{len(results) - usable} not usable"
         print(f"{usable}/{len(results)} backends usable: {verdict}", file=out)
     return 0 if ok else 1
+
+
+@dataclass(frozen=True)
+class RedisProbe:
+    """Whether the configured Redis answered a PING: where (no password), how fast, or why not."""
+
+    where: str
+    answers: bool
+    latency_ms: float | None
+    error: str | None
+
+
+def probe_redis(url: str, *, timeout: float) -> RedisProbe:
+    """PING the Redis at `url` once (needs the redis extra; without it, says so)."""
+    try:
+        import redis
+    except ImportError:
+        return RedisProbe(
+            url.partition("://")[0], False, None, "pip install 'aoai-fallbacks[redis]'"
+        )
+    from aoai_fallbacks.redis_store import where
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    except ValueError:
+        return RedisProbe("?", False, None, "not a Redis URL")
+    place = where(client)
+    start = time.perf_counter()
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as error:
+        return RedisProbe(place, False, None, type(error).__name__)
+    finally:
+        client.close()
+    return RedisProbe(place, True, (time.perf_counter() - start) * 1000, None)
 
 
 def probe_all(
