@@ -312,7 +312,7 @@ def _serve(
     backends = load_backends(job.env, dotenv=False)
     store = None
     if job.store_url is not None:
-        from aoai_fallbacks.redis_store import RedisStore
+        from aoai_fallbacks import RedisStore
 
         store = RedisStore(job.store_url)
     try:
