@@ -22,6 +22,7 @@ import random
 import threading
 import uuid
 from bisect import bisect_left, insort
+from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
@@ -32,6 +33,7 @@ from aoai_fallbacks._health import PROBE_POLL, BackendHealth, HealthSettings, St
 from aoai_fallbacks._log import logger
 from aoai_fallbacks._policy import Choice, Entry, SelectionPolicy, Wait
 from aoai_fallbacks._store import Fact, Store, deployment_key
+from aoai_fallbacks._window import LONG
 
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
@@ -216,6 +218,8 @@ class Balancer:
             self._by_key.setdefault(self._keys[entry.backend.name], []).append(entry)
         self._id = uuid.uuid4().hex[:12]
         self._wall = self.clock.time() - self.clock.monotonic()  # wall = monotonic + this
+        # Requests this balancer sent lately: what it writes again to a restarted store.
+        self._ours: deque[tuple[Entry, float]] = deque()
         if store is None:
             from aoai_fallbacks.config import load_redis_url
 
@@ -314,6 +318,11 @@ class Balancer:
                     and (waiting or bool(line) or _scarce(health.window.room(now), health))
                 )
                 sent = health.take(cost, now, self._settings.probe_timeout, trial=choice.trial)
+                if self.store is not None:
+                    ours = self._ours
+                    ours.append((entry, sent))
+                    while ours[0][1] < now - LONG * 2:
+                        ours.popleft()
                 if ticket is not None:
                     ticket.sent_at = sent
                     if waiting:
@@ -567,8 +576,8 @@ class Balancer:
             self._ring_first()
 
     def durable_facts(self) -> tuple[float, list[Fact]]:
-        """What this balancer knows that outlives a request, for a store that lost it,
-        and the time on its wall clock."""
+        """What this balancer knows that outlives a request, for a store that lost it
+        (its own requests still in a window among it), and the time on its wall clock."""
         wall = self._wall
         facts: list[Fact] = []
         with self._lock:
@@ -593,6 +602,10 @@ class Balancer:
                 learned = health.window.model()
                 if learned[0] is not None:
                     facts.append(("learned", key, *learned))
+            for entry, sent in self._ours:
+                window = entry.health.window
+                if sent > now - window.held_for() and window.holds(sent):  # still counts
+                    facts.append(("charged", self._keys[entry.backend.name], sent + wall))
         return now + wall, facts
 
     def _ring_first(self) -> None:

@@ -369,6 +369,9 @@ class RedisStore:
                     added.setdefault(self._key(key, "sent"), {})[f"{origin}|{at!r}"] = at
                     flight = f"{origin}|{at!r}|{cost}"
                     added.setdefault(self._key(key, "flight"), {})[flight] = at
+                elif kind == "charged":
+                    at = fact[2]
+                    added.setdefault(self._key(key, "sent"), {})[f"{origin}|{at!r}"] = at
                 elif kind == "settled":
                     at, cost, charged = fact[2], fact[3], fact[4]
                     removed.setdefault(self._key(key, "flight"), []).append(

@@ -21,7 +21,10 @@ from aoai_fallbacks.testing import FakeClock
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    """Wall clock = monotonic clock: facts carry wall-clock times, and at today's epoch a
+    float tells apart only sends a quarter of a microsecond apart, while the requests a
+    simulated clock sends at one instant are told apart by less (`Window.charge`)."""
+    return FakeClock(wall_start=1_000.0)
 
 
 MakeStore = Callable[..., RedisStore]

@@ -12,12 +12,13 @@ import redis
 
 from aoai_fallbacks import Balancer, balanced_openai_client
 from aoai_fallbacks._cli.bench.redis_server import RedisServer
+from aoai_fallbacks.balancer import Wait
 from aoai_fallbacks.config import load_backends
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
 from aoai_fallbacks.redis_store import RedisStore
 from aoai_fallbacks.testing import FakeClock
 from aoai_fallbacks.transport import BACKEND_HEADER
-from core._support import throttled
+from core._support import backend, ok, throttled
 
 from ._support import eventually
 
@@ -85,29 +86,35 @@ def test_redis_killed_and_restarted_under_load_loses_no_request(
 def test_a_restarted_redis_gets_back_what_the_balancers_know(
     redis_server: RedisServer, redis_url: str, clock: FakeClock
 ) -> None:
-    with run_emulator(2, [DEPLOYMENT], clock=clock) as emu:
-        backends = load_backends(emu.env(), dotenv=False)
-        store = RedisStore(redis_url, retry_every=0.05)
+    backends = [backend("01"), backend("02")]
+    store = RedisStore(redis_url, retry_every=0.05)
+    try:
+        balancer = Balancer(backends, clock=clock, store=store)
+        first, second = balancer.backends
+        balancer.record(first, throttled(retry_after_ms="30000"))
+        for left in (1, 0):  # 02 takes 2 requests a window: now full
+            ticket = balancer.ticket()
+            assert balancer.select(ticket=ticket) == second
+            balancer.record(second, ok(requests=left), ticket)
+        refused = balancer.ticket()
+        assert isinstance(balancer.select(ticket=refused, exclude={"01"}), Wait)
+        redis_server.stop()  # it forgets everything
+        eventually(lambda: not store.up, "the store notices")
+        redis_server.start()
+        eventually(lambda: store.up, "the store reconnects")
+        newcomer_store = RedisStore(redis_url)
         try:
-            balancer = Balancer(backends, clock=clock, store=store)
-            balancer.record(balancer.backends[0], throttled(retry_after_ms="30000"))
-            redis_server.stop()
-            eventually(lambda: not store.up, "the store notices")
-            redis_server.start()
-            eventually(lambda: store.up, "the store reconnects")
-            newcomer_store = RedisStore(redis_url)
-            try:
-                eventually(
-                    lambda: (
-                        Balancer(backends, clock=clock, store=newcomer_store).snapshot()[0].state
-                        == "cooling"
-                    ),
-                    "a balancer that starts now learns the cooldown from the restarted Redis",
-                )
-            finally:
-                newcomer_store.close()
+
+            def newcomer() -> Balancer:
+                return Balancer(backends, clock=clock, store=newcomer_store)
+
+            # Everything is written again at once: once the cooldown is back, so is the rest.
+            eventually(lambda: newcomer().snapshot()[0].state == "cooling", "the cooldown is back")
+            assert isinstance(newcomer().select(), Wait)  # and so are 02's requests in its window
         finally:
-            store.close()
+            newcomer_store.close()
+    finally:
+        store.close()
 
 
 def test_a_slow_redis_counts_as_down_after_its_timeout(redis_url: str) -> None:
