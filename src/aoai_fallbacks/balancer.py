@@ -582,26 +582,8 @@ class Balancer:
         facts: list[Fact] = []
         with self._lock:
             now = self.clock.monotonic()
-            for name, entry in self._entries.items():
-                key, health = self._keys[name], entry.health
-                if health.cooling_until > now:
-                    facts.append(("cooled", key, health.cooling_until + wall, health.cause))
-                if health.mode != "closed":
-                    until = health.blocked_until + wall
-                    facts.append(("blocked", key, health.mode, until, health.cause))
-                if health.quota_seen > -math.inf:
-                    facts.append(
-                        (
-                            "quota",
-                            key,
-                            health.remaining_tokens,
-                            health.remaining_requests,
-                            health.quota_seen + wall,
-                        )
-                    )
-                learned = health.window.model()
-                if learned[0] is not None:
-                    facts.append(("learned", key, *learned))
+            for entry in self._entries.values():
+                facts += self._changes(entry, _UNKNOWN, settles=False)
             for entry, sent in self._ours:
                 window = entry.health.window
                 if sent > now - window.held_for() and window.holds(sent):  # still counts
@@ -664,6 +646,10 @@ class Balancer:
 _Lesson = tuple[float, str, float, bool, float, tuple[int | None, float, bool, bool]]
 """What a balancer tells others about a backend, before a change: cooling until, circuit
 mode and end, gated after a cooldown, quota seen at, the learned window."""
+
+
+_UNKNOWN: _Lesson = (-math.inf, "closed", -math.inf, False, -math.inf, (None, LONG, False, False))
+"""What a store knows of a backend it lost: nothing (`Balancer.durable_facts`)."""
 
 
 def _lesson(health: BackendHealth) -> _Lesson:
