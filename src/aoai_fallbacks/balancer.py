@@ -25,7 +25,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from aoai_fallbacks._classify import Outcome, Verdict
 from aoai_fallbacks._clock import SYSTEM_CLOCK, Bell, Clock
@@ -137,10 +137,12 @@ class Balancer:
     collect one 429 each (see `aoai_fallbacks._health`).
 
     `store`: where balancers in other processes (or other balancers here)
-    share what they learn, e.g. `aoai_fallbacks.RedisStore`. None: a
-    `RedisStore` on ``AOAI_REDIS_URL`` if that is set (environment or
-    ``.env``), else this balancer learns alone. The request path never waits
-    on the store, except to claim the one probe of a recovering backend.
+    share what they learn, e.g. `aoai_fallbacks.RedisStore`; None: this
+    balancer learns alone. By default, a `RedisStore` on ``AOAI_REDIS_URL``
+    if that is set (environment or ``.env``), else none. The request path
+    waits on the store only for what must be decided once for all
+    processes: the probe of a recovering backend, and the last slots of a
+    window.
     """
 
     def __init__(
@@ -159,7 +161,7 @@ class Balancer:
         quarantine_for: float = 300.0,
         clock: Clock | None = None,
         rng: random.Random | None = None,
-        store: Store | None = None,
+        store: Store | Literal["environment"] | None = "environment",
     ) -> None:
         if backends is None:
             from aoai_fallbacks.config import load_backends
@@ -220,15 +222,16 @@ class Balancer:
         self._wall = self.clock.time() - self.clock.monotonic()  # wall = monotonic + this
         # Requests this balancer sent lately: what it writes again to a restarted store.
         self._ours: deque[tuple[Entry, float]] = deque()
-        if store is None:
+        if store == "environment":
             from aoai_fallbacks.config import load_redis_url
 
             url = load_redis_url()
+            store = None
             if url is not None:
                 from aoai_fallbacks.redis_store import shared_store
 
                 store = shared_store(url)
-        self.store = store
+        self.store: Store | None = store
         if store is not None:
             store.attach(self)
 

@@ -45,6 +45,14 @@ def test_without_the_variable_a_balancer_learns_alone(
     assert Balancer([backend("01")]).store is None
 
 
+def test_store_none_learns_alone_whatever_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AOAI_REDIS_URL", "redis://127.0.0.1:1/0")  # never asked
+    assert Balancer([backend("01")], store=None).store is None
+
+
 def test_the_variable_may_come_from_a_dotenv_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

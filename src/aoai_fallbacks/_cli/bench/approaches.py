@@ -138,7 +138,8 @@ def _recipe(backends: Sequence[Backend], options: Options) -> Asker:
 def balancer_asker(
     backends: Sequence[Backend], options: Options, *, store: Store | None = None
 ) -> Asker:
-    """The ``balancer`` approach; `store` shares what it learns (None: as `Balancer` decides)."""
+    """The ``balancer`` approach; `store` shares what it learns (None: it learns alone, whatever
+    the environment says: a bench must not share with a user's Redis)."""
     from aoai_fallbacks.balancer import Balancer
     from aoai_fallbacks.langchain import balanced_chat_model
 
