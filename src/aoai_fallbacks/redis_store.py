@@ -68,6 +68,9 @@ LINGER = 0.002
 every few microseconds, and one round trip for many of them costs far less CPU than
 one each. Other processes hear of a fact this much later: a fraction of any answer's
 own latency."""
+TRIM_EVERY = 1.0
+"""Seconds between two trims of a sorted set of requests: they outlive a window by far
+(`RETAIN`), so trimming them at every write would only cost commands."""
 QUOTA_TTL = 60.0
 """Seconds a remaining-quota reading is kept: Azure refills over a minute."""
 LEARNED_TTL = 3600.0
@@ -175,6 +178,7 @@ class RedisStore:
         self._up = True
         self._closed = False
         self._threads: list[threading.Thread] = []
+        self._trimmed: dict[str, float] = {}  # sorted set -> when the writer last trimmed it
         _stores.add(self)
         self._start()
 
@@ -382,16 +386,22 @@ class RedisStore:
         return f"{self.prefix}:{key}:{what}"
 
     def _deliver(self, data: str) -> None:
-        """Hand one published batch to every balancer here but the one that told it."""
+        """Hand one published batch to every balancer here but the one that told it.
+
+        A message is the teller's name, a line break, and its facts as JSON:
+        a process reads its own messages back too, and leaves them unparsed.
+        """
+        origin, _, told = data.partition("\n")
+        sinks = [sink for sink in list(self._sinks) if sink.origin != origin]
+        if not sinks:
+            return
         try:
-            message = json.loads(data)
-            origin, facts = message["o"], [tuple(f) for f in message["f"]]
-        except (ValueError, KeyError, TypeError):
+            facts = [tuple(fact) for fact in json.loads(told)]
+        except (ValueError, TypeError):
             logger.debug("ignored a malformed message on %s", self._channel)
             return
-        for sink in list(self._sinks):
-            if sink.origin != origin:
-                sink.absorb(facts)
+        for sink in sinks:
+            sink.absorb(facts)
 
     def _write(self, batches: Iterable[_Batch]) -> None:
         """Keep the facts of `batches` in their keys and publish them, in one round trip.
@@ -445,13 +455,15 @@ class RedisStore:
         for name, gone in removed.items():
             pipe.zrem(name, *gone)
         for name in added:
-            pipe.zremrangebyscore(name, "-inf", oldest)
-            pipe.pexpire(name, int(RETAIN * 1000))
+            if self._trimmed.get(name, -math.inf) < oldest + RETAIN - TRIM_EVERY:
+                self._trimmed[name] = oldest + RETAIN
+                pipe.zremrangebyscore(name, "-inf", oldest)
+                pipe.pexpire(name, int(RETAIN * 1000))
         for name, (fact, ttl) in latest.items():
             pipe.set(name, json.dumps(fact[2:]), px=int(ttl * 1000))
         for origin, told in published.items():
             if told:
-                pipe.publish(self._channel, json.dumps({"o": origin, "f": told}))
+                pipe.publish(self._channel, f"{origin}\n{json.dumps(told)}")
         pipe.execute()
 
     def _keep_state(self, pipe: Any, fact: Fact, now: float) -> None:

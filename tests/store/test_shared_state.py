@@ -234,7 +234,7 @@ def test_a_malformed_message_on_the_channel_is_ignored(
     one, other = make_balancer(backends), make_balancer(backends)
     key = sorted(other.deployment_keys())[0]
     client = redis.Redis.from_url(redis_url)
-    for junk in ("not json", json.dumps({"o": "x", "f": [["cooled", key, "soon", None]]}), "[]"):
+    for junk in ("not json", "x\n" + json.dumps([["cooled", key, "soon", None]]), "x\n{}"):
         client.publish("aoai-fallbacks:facts", junk)
     one.record(one.backends[1], throttled(retry_after_ms="5000"))  # after the junk, in order
     eventually(lambda: status(other, "02").state == "cooling", "a good fact still lands")
