@@ -439,8 +439,7 @@ class Balancer:
         if self.store is not None and not ticket.listed and ticket.since is not None:
             place = self._place(ticket)
             assert place is not None
-            self.store.wait(self._line_key, ticket.since, place)
-            ticket.listed = True
+            ticket.listed = self.store.wait(self._line_key, ticket.since, place)
 
     def _place(self, ticket: Ticket | None) -> str | None:
         """`ticket`'s name in the shared line: who, which, and when it is presumed gone."""
