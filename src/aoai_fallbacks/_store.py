@@ -148,10 +148,9 @@ class Store(Protocol):
         """
         ...
 
-    def wait(self, line: str, since: float, place: str) -> bool:
+    def wait(self, line: str, since: float, place: str) -> None:
         """The request at `place` waits in the shared `line`, since `since`: before
-        the requests that began to wait after it, in every process (`admit`).
-        False if the store could not say so (it is asked again at the next wait)."""
+        the requests that began to wait after it, in every process (`admit`)."""
         ...
 
     def unclaim(self, origin: str, key: str) -> None:

@@ -439,7 +439,8 @@ class Balancer:
         if self.store is not None and not ticket.listed and ticket.since is not None:
             place = self._place(ticket)
             assert place is not None
-            ticket.listed = self.store.wait(self._line_key, ticket.since, place)
+            self.store.wait(self._line_key, ticket.since, place)
+            ticket.listed = True
 
     def _place(self, ticket: Ticket | None) -> str | None:
         """`ticket`'s name in the shared line: who, which, and when it is presumed gone."""

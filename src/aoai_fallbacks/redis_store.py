@@ -261,10 +261,10 @@ class RedisStore:
                 times.append(float(sent))
         return Refusal(full=times)
 
-    def wait(self, line: str, since: float, place: str) -> bool:
+    def wait(self, line: str, since: float, place: str) -> None:
         """``ZADD``: the request at `place` waits in `line` since `since` (wall clock)."""
         if not self._up:
-            return False
+            return
         name = f"{self.prefix}:{line}"
         pipe = self._redis.pipeline(transaction=False)
         pipe.zadd(name, {place: since})
@@ -273,8 +273,6 @@ class RedisStore:
             pipe.execute()
         except self._errors as error:
             self._down(error)
-            return False
-        return True
 
     def unclaim(self, origin: str, key: str) -> None:
         self.tell(origin, (("unclaim", key),), time.time())

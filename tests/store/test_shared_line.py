@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import redis
 
-from aoai_fallbacks._cli.bench.redis_server import RedisServer
 from aoai_fallbacks._store import line_key
 from aoai_fallbacks.balancer import Balancer, Wait
 from aoai_fallbacks.testing import FakeClock
@@ -61,20 +60,3 @@ def test_a_request_of_a_process_that_died_holds_nobody_back_for_long(
     clock.advance(10.05)
     assert other.select(ticket=waiting) == other.backends[0]
     assert client.zcard(line) == 0  # the dead one was dropped on the way, the other admitted
-
-
-def test_a_request_that_began_to_wait_while_redis_was_down_joins_the_line_when_it_is_back(
-    make_balancer: MakeBalancer, redis_server: RedisServer, redis_url: str
-) -> None:
-    one, _ = full_window(make_balancer)
-    store = one.store
-    assert store is not None
-    redis_server.stop()
-    eventually(lambda: not store.up, "the store notices")
-    waiting = one.ticket()
-    assert isinstance(one.select(ticket=waiting), Wait)  # in line here; Redis cannot hear it
-    redis_server.start()
-    eventually(lambda: store.up, "the store reconnects")
-    assert isinstance(one.select(ticket=waiting), Wait)  # looks again: now in the shared line
-    line = f"aoai-fallbacks:{line_key(one.deployment_keys())}"
-    assert redis.Redis.from_url(redis_url).zcard(line) == 1
