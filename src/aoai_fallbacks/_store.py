@@ -31,33 +31,19 @@ The facts (a tuple: kind, deployment key, then its fields):
 ``healthy``  a success: the circuit is closed and the gate after a cooldown open
 ``quota``    ``tokens, requests, at``: remaining quota the backend reported at ``at``
 ``learned``  ``capacity, length, settled, shared``: the learned request window
-``left``     ``place``: a request that waited in a shared line is done (key: the line's)
 =========== ======================================================
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
 
-__all__ = ["Fact", "Refusal", "Sink", "Store", "deployment_key", "line_key"]
-
-
-class Refusal(NamedTuple):
-    """Why a store did not admit a request (`Store.admit`).
-
-    `full`: the send times of the other balancers' requests that fill the
-    window (empty when it was refused for the line). `behind`: requests
-    that began to wait before it, in any process, took the room there is.
-    """
-
-    full: Sequence[float] = ()
-    behind: bool = False
-
+__all__ = ["Fact", "Sink", "Store", "deployment_key"]
 
 Fact = tuple[Any, ...]
 """``(kind, deployment key, *fields)``: see the module's docstring. JSON-serializable,
@@ -74,11 +60,6 @@ def deployment_key(backend: Backend) -> str:
     """
     text = f"{backend.endpoint.rstrip('/').lower()}\n{backend.deployment}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def line_key(deployments: Iterable[str]) -> str:
-    """The name of the waiting line shared by balancers over the same `deployments` (keys)."""
-    return "line-" + hashlib.sha256("\n".join(sorted(deployments)).encode()).hexdigest()[:16]
 
 
 class Sink(Protocol):
@@ -106,10 +87,9 @@ class Sink(Protocol):
 class Store(Protocol):
     """Where balancers share what they learn. Nothing here may fail a request.
 
-    `tell` is called on the request path: it must not block. `claim`,
-    `admit` and `wait` may do I/O (one round trip): they are called only for
-    the one probe of a recovering backend, for attempts on a window almost
-    full, and for requests that must wait anyway.
+    `tell` is called on the request path: it must not block. `claim` and
+    `admit` may do I/O (one round trip): they are called only for the one
+    probe of a recovering backend, and for attempts on a window almost full.
     """
 
     def attach(self, sink: Sink) -> None:
@@ -128,29 +108,15 @@ class Store(Protocol):
         ...
 
     def admit(
-        self,
-        origin: str,
-        key: str,
-        at: float,
-        held_for: float,
-        capacity: int,
-        line: tuple[str, float | None, str | None, int] | None = None,
-    ) -> Refusal | None:
+        self, origin: str, key: str, at: float, held_for: float, capacity: int
+    ) -> Sequence[float] | None:
         """Count the request `origin` sends to deployment `key` at `at` in the shared window.
 
         Admitted (None) if fewer than `capacity` requests of every balancer
-        were sent in the `held_for` seconds before, and, with `line` =
-        (line, when the request began to wait or None, its place or None,
-        the requests all backends can take now), if fewer requests wait
-        before it in that line than that room; it then leaves the line. Else
-        the `Refusal`, and it is not counted. None too when the store cannot
-        tell.
+        were sent in the `held_for` seconds before; else the send times of
+        the others' requests that fill it, and it is not counted. None too when
+        the store cannot tell.
         """
-        ...
-
-    def wait(self, line: str, since: float, place: str) -> None:
-        """The request at `place` waits in the shared `line`, since `since`: before
-        the requests that began to wait after it, in every process (`admit`)."""
         ...
 
     def unclaim(self, origin: str, key: str) -> None:

@@ -32,7 +32,7 @@ from aoai_fallbacks._clock import SYSTEM_CLOCK, Bell, Clock
 from aoai_fallbacks._health import PROBE_POLL, BackendHealth, HealthSettings, State
 from aoai_fallbacks._log import logger
 from aoai_fallbacks._policy import Choice, Entry, SelectionPolicy, Wait
-from aoai_fallbacks._store import Fact, Refusal, Store, deployment_key, line_key
+from aoai_fallbacks._store import Fact, Store, deployment_key
 from aoai_fallbacks._window import LONG
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Ticket:
     turn may have come early; `record` knows which attempt it answers.
     """
 
-    __slots__ = ("arrived", "bell", "listed", "sent_at", "since")
+    __slots__ = ("arrived", "bell", "sent_at")
 
     def __init__(self) -> None:
         self.bell = Bell()
@@ -68,10 +68,6 @@ class Ticket:
         self.arrived: int | None = None
         """Its place in the order of arrival in line, from the first time it waited: a
         request handed a backend that refused it comes back to the same place."""
-        self.since: float | None = None
-        """The wall-clock time it first waited: its place in a line shared through a store."""
-        self.listed = False
-        """Whether it waits in the store's shared line (until admitted there, or done)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +219,6 @@ class Balancer:
         for entry in self._entries.values():
             self._by_key.setdefault(self._keys[entry.backend.name], []).append(entry)
         self._id = uuid.uuid4().hex[:12]
-        self._line_key = line_key(self._by_key)
         self._wall = self.clock.time() - self.clock.monotonic()  # wall = monotonic + this
         # Requests this balancer sent lately: what it writes again to a restarted store.
         self._ours: deque[tuple[Entry, float]] = deque()
@@ -279,14 +274,9 @@ class Balancer:
         for _ in range(len(self.backends) + 1):
             chosen = self._select(exclude, large, cost, patience, ticket, spent)
             if not isinstance(chosen, _Draft):
-                if isinstance(chosen, Wait) and ticket is not None:
-                    self._list(ticket)
                 return chosen
-            confirmed = self._confirm(chosen, ticket)
-            if confirmed is True:
+            if self._confirm(chosen, ticket):
                 return chosen.entry.backend
-            if confirmed is None:  # others wait before it: look again soon
-                break
         return Wait(PROBE_POLL[0], polling=True)
 
     def _select(
@@ -330,7 +320,6 @@ class Balancer:
                     and health.window.capacity is not None
                     and (waiting or bool(line) or _scarce(health.window.room(now), health))
                 )
-                free = self._room_now(now) if admit else math.inf
                 sent = health.take(cost, now, self._settings.probe_timeout, trial=choice.trial)
                 if self.store is not None:
                     ours = self._ours
@@ -343,11 +332,15 @@ class Balancer:
                         line.remove(ticket)
                         self._ring_first()  # the next in line may have room too
             elif ticket is not None and not waiting and choice.seconds is not None:
-                self._join_line(ticket, now)
+                if ticket.arrived is None:
+                    ticket.arrived = next(self._arrivals)
+                insort(line, ticket, key=_arrived)
+                if len(line) > 1:
+                    self._ring_first()  # room this one saw is theirs: they may be asleep
         if isinstance(choice, Wait):
             return choice
         if self.store is not None:
-            draft = _Draft(entry, sent, cost, probe=choice.probe, admit=admit, free=free)
+            draft = _Draft(entry, sent, cost, probe=choice.probe, admit=admit)
             if draft.probe or draft.admit:
                 return draft
             self._tell([draft.fact(self)], now)
@@ -357,7 +350,7 @@ class Balancer:
             )
         return entry.backend
 
-    def _confirm(self, draft: _Draft, ticket: Ticket | None) -> bool | None:
+    def _confirm(self, draft: _Draft, ticket: Ticket | None) -> bool:
         """Have the store confirm an attempt other balancers might race this one to.
 
         A probe is claimed, so that one balancer at a time probes a gated
@@ -368,12 +361,6 @@ class Balancer:
         taken back; a lost claim leaves the backend counted as probed until
         that probe's verdict is told (or its claim would have expired), a
         lost admission teaches the window the requests that filled it.
-
-        The admission also keeps a line shared across processes: a request
-        is admitted only if fewer requests began to wait before it, in every
-        process, than all the backends can take now; else (None) it waits in
-        line here, and looks again shortly. A request that waited joins the
-        shared line, at the time it began to wait, when the store refuses it.
         """
         store = self.store
         assert store is not None
@@ -381,41 +368,29 @@ class Balancer:
         key = self._keys[entry.backend.name]
         timeout = self._settings.probe_timeout
         claimed = not draft.probe or store.claim(self.origin, key, timeout)
-        refusal: Refusal | None = None
+        full: Sequence[float] | None = None
         if claimed and draft.admit:
             window = health.window
             capacity = window.capacity
             if capacity is not None:
-                place = None
-                if math.isfinite(draft.free):
-                    place = (self._line_key, _since(ticket), self._place(ticket), int(draft.free))
                 at = draft.sent + self._wall
-                refusal = store.admit(self.origin, key, at, window.held_for(), capacity, place)
-            if refusal is not None and draft.probe:
+                full = store.admit(self.origin, key, at, window.held_for(), capacity)
+            if full is not None and draft.probe:
                 store.unclaim(self.origin, key)
         with self._lock:
             now = self.clock.monotonic()
-            if claimed and refusal is None:
+            if claimed and full is None:
                 if draft.probe:
                     health.probe_at = draft.sent
-                if ticket is not None and draft.admit and math.isfinite(draft.free):
-                    ticket.listed = False  # admitted: out of the shared line
             else:
                 health.untake(draft.sent)
                 if not claimed:
                     health.claimed_until = max(health.claimed_until, now + timeout)
-                if refusal is not None:
-                    for at in refusal.full:
-                        health.window.insert(at - self._wall)
+                for at in full or ():
+                    health.window.insert(at - self._wall)
                 if ticket is not None:
                     ticket.sent_at = None
-                    if refusal is not None and refusal.behind and ticket not in self._line:
-                        self._join_line(ticket, now)
-        if refusal is not None and refusal.behind:
-            if ticket is not None:
-                self._list(ticket)
-            return None
-        if not claimed or refusal is not None:
+        if not claimed or full is not None:
             return False
         self._tell([draft.fact(self)], now)
         if health.mode != "closed":
@@ -423,40 +398,6 @@ class Balancer:
                 "backend %s: half-open, sending one request as a probe", entry.backend.label
             )
         return True
-
-    def _join_line(self, ticket: Ticket, now: float) -> None:
-        """Put `ticket` in line, at its place of arrival (under the lock)."""
-        if ticket.arrived is None:
-            ticket.arrived = next(self._arrivals)
-            ticket.since = now + self._wall
-        insort(self._line, ticket, key=_arrived)
-        if len(self._line) > 1:
-            self._ring_first()  # room this one saw is theirs: they may be asleep
-
-    def _list(self, ticket: Ticket) -> None:
-        """With a store, put a waiting `ticket` in the shared line (once; one round trip:
-        it waits anyway), so that no process admits a request that came after it."""
-        if self.store is not None and not ticket.listed and ticket.since is not None:
-            place = self._place(ticket)
-            assert place is not None
-            self.store.wait(self._line_key, ticket.since, place)
-            ticket.listed = True
-
-    def _place(self, ticket: Ticket | None) -> str | None:
-        """`ticket`'s name in the shared line: who, which, and when it is presumed gone."""
-        if ticket is None or ticket.since is None:
-            return None
-        budget = min(self.wait_budget, LINE_LEASE)
-        return f"{self.origin}|{ticket.arrived}|{ticket.since + budget + LINE_LEASE!r}"
-
-    def _room_now(self, now: float) -> float:
-        """Requests every backend can take now by its learned window (under the lock)."""
-        room = 0.0
-        for entry in self._entries.values():
-            health = entry.health
-            if health.selectable(now):
-                room += max(health.window.room(now), 0.0)
-        return room
 
     def _tell(self, facts: list[Fact], now: float) -> None:
         if self.store is not None:
@@ -468,10 +409,6 @@ class Balancer:
             if ticket in self._line:
                 self._line.remove(ticket)
                 self._ring_first()
-            now = self.clock.monotonic()
-        if ticket.listed:
-            ticket.listed = False
-            self._tell([("left", self._line_key, self._place(ticket))], now)
 
     def record(
         self, backend: Backend, verdict: Verdict, ticket: Ticket | None = None
@@ -772,22 +709,11 @@ class _Draft:
     cost: int
     probe: bool
     admit: bool
-    free: float
-    """Requests every backend could take when it was drafted (the shared line's share)."""
 
     def fact(self, balancer: Balancer) -> Fact:
         """The ``sent`` fact that tells the others of it."""
         key = balancer._keys[self.entry.backend.name]
         return ("sent", key, self.sent + balancer._wall, self.cost)
-
-
-LINE_LEASE = 60.0
-"""Seconds, after its wait budget (at most this much), that a request stays in the shared
-line without a word: its process has died, and must not hold the others back for ever."""
-
-
-def _since(ticket: Ticket | None) -> float | None:
-    return None if ticket is None else ticket.since
 
 
 SCARCE = 0.25

@@ -50,8 +50,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aoai_fallbacks._log import logger, register_secret
-from aoai_fallbacks._store import Fact, Refusal, Sink
-from aoai_fallbacks._window import RETAIN, TIE
+from aoai_fallbacks._store import Fact, Sink
+from aoai_fallbacks._window import RETAIN
 from aoai_fallbacks.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -85,31 +85,14 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 # A request is admitted to a deployment's window if fewer than its capacity were sent
-# within it (else the window's members are returned, so the caller learns what fills it),
-# and if fewer requests waited before it in the shared line than the room there is now
-# (members whose lease, their name's last field, has passed are dropped on the way).
-# Admitted, a request leaves the line.
+# within it; else the window's members are returned, so the caller learns what fills it.
 _ADMIT = """
 local held = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')
-if #held >= tonumber(ARGV[3]) then return {0, held} end
-local room = tonumber(ARGV[7])
-if room >= 0 then
-  local ahead = 0
-  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[5])) do
-    if member ~= ARGV[6] then
-      local lease = tonumber(string.match(member, '|([^|]+)$'))
-      if lease and lease < tonumber(ARGV[1]) then
-        redis.call('ZREM', KEYS[2], member)
-      else
-        ahead = ahead + 1
-      end
-    end
-  end
-  if ahead >= room then return {1, {}} end
+if #held < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  return false
 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-if ARGV[6] ~= '' then redis.call('ZREM', KEYS[2], ARGV[6]) end
-return false
+return held
 """
 # A probe is given back only by the balancer that claimed it.
 _UNCLAIM = """
@@ -221,58 +204,27 @@ class RedisStore:
         return bool(won)
 
     def admit(
-        self,
-        origin: str,
-        key: str,
-        at: float,
-        held_for: float,
-        capacity: int,
-        line: tuple[str, float | None, str | None, int] | None = None,
-    ) -> Refusal | None:
-        """One script: count the sends in the window and the line ahead; add this one if it fits."""
+        self, origin: str, key: str, at: float, held_for: float, capacity: int
+    ) -> list[float] | None:
+        """One script: count the sends in the window, and add this one if it fits."""
         if not self._up:
             return None
-        name, since, place, room = line if line is not None else ("", None, None, -1)
         try:
-            refused = self._admit(
-                keys=[self._key(key, "sent"), f"{self.prefix}:{name}"],
-                args=[
-                    repr(at),
-                    repr(at - held_for + TIE),  # requests sent at one instant leave together
-                    capacity,
-                    f"{origin}|{at!r}",
-                    "+inf" if since is None else repr(since),
-                    place or "",
-                    room,
-                ],
+            held = self._admit(
+                keys=[self._key(key, "sent")],
+                args=[repr(at), repr(at - held_for), capacity, f"{origin}|{at!r}"],
             )
         except self._errors as error:
             self._down(error)
             return None
-        if refused is None:
+        if held is None:
             return None
-        why, held = refused
-        if int(why) == 1:
-            return Refusal(behind=True)
         times = []
         for member in held:
             teller, _, sent = str(member).partition("|")
             if teller != origin:
                 times.append(float(sent))
-        return Refusal(full=times)
-
-    def wait(self, line: str, since: float, place: str) -> None:
-        """``ZADD``: the request at `place` waits in `line` since `since` (wall clock)."""
-        if not self._up:
-            return
-        name = f"{self.prefix}:{line}"
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.zadd(name, {place: since})
-        pipe.pexpire(name, int(LEARNED_TTL * 1000))
-        try:
-            pipe.execute()
-        except self._errors as error:
-            self._down(error)
+        return times
 
     def unclaim(self, origin: str, key: str) -> None:
         self.tell(origin, (("unclaim", key),), time.time())
@@ -437,9 +389,6 @@ class RedisStore:
                     )
                     if not charged:
                         removed.setdefault(self._key(key, "sent"), []).append(f"{origin}|{at!r}")
-                elif kind == "left":
-                    removed.setdefault(f"{self.prefix}:{key}", []).append(fact[2])
-                    continue
                 elif kind == "quota":
                     latest[self._key(key, "quota")] = fact, QUOTA_TTL
                 elif kind == "learned":
