@@ -2,9 +2,12 @@
 
 One backend per ``AOAI_ENDPOINT_nn`` (``nn`` any digits, ordered numerically,
 gaps allowed), with its ``AOAI_KEY_nn`` (none: Microsoft Entra ID), its
-deployment (``AOAI_DEPLOYMENT_nn`` or the shared ``AOAI_DEPLOYMENT``), its
+chat deployment (``AOAI_DEPLOYMENT_nn`` or the shared ``AOAI_DEPLOYMENT``), its
 priority group and weight. ``AOAI_LARGE_DEPLOYMENT[_nn]`` adds a larger-model
 tier on the same endpoints, tried after every base deployment.
+``AOAI_EMBEDDING_DEPLOYMENT[_nn]`` adds the resource's embedding deployment to
+the embeddings pool: a resource may serve chat, embeddings or both, each
+deployment with its own quota.
 
 A configuration mistake found at start-up costs a minute; found at 3 a.m. under
 load, when the one healthy backend turns out to be misspelt, it costs an
@@ -28,7 +31,7 @@ from typing import Literal
 from aoai_fallbacks._http import httpx
 from aoai_fallbacks.errors import ConfigError
 
-__all__ = ["DEFAULT_API_VERSION", "Backend", "larger_tier", "load_backends"]
+__all__ = ["DEFAULT_API_VERSION", "Backend", "embedding_twin", "larger_tier", "load_backends"]
 
 DEFAULT_API_VERSION = "2024-10-21"
 """The latest GA api-version of Azure OpenAI's dated inference API (chat completions).
@@ -39,11 +42,22 @@ version keeps working, so it is the safe default. Override with
 """
 
 Tier = Literal["base", "large"]
+Pool = Literal["chat", "embeddings"]
+"""Which operations a deployment serves: chat completions and Responses, or embeddings."""
 
-_PER_BACKEND = ("ENDPOINT", "KEY", "DEPLOYMENT", "PRIORITY", "WEIGHT", "LARGE_DEPLOYMENT")
+_PER_BACKEND = (
+    "ENDPOINT",
+    "KEY",
+    "DEPLOYMENT",
+    "PRIORITY",
+    "WEIGHT",
+    "LARGE_DEPLOYMENT",
+    "EMBEDDING_DEPLOYMENT",
+)
 _SHARED = (
     "AOAI_DEPLOYMENT",
     "AOAI_LARGE_DEPLOYMENT",
+    "AOAI_EMBEDDING_DEPLOYMENT",
     "AOAI_API_VERSION",
     "AOAI_REDIS_URL",
     "AOAI_REDIS_PREFIX",
@@ -82,12 +96,14 @@ _SETUP_HINT = (
 
 @dataclass(frozen=True, repr=False)
 class Backend:
-    """One Azure OpenAI deployment to send chat completions to.
+    """One Azure OpenAI deployment to send requests to.
 
     `name` is the ``nn`` of ``AOAI_ENDPOINT_nn`` (``"01"``; the larger tier
-    ``"01-large"``). `api_key` None means Microsoft Entra ID through
-    azure-identity. The key never appears in `repr` or `str`: backends end up
-    in logs, tracebacks and bug reports.
+    ``"01-large"``, the embedding deployment ``"01-embeddings"``). `pool`
+    says which operations it serves: ``"chat"`` (chat completions and
+    Responses) or ``"embeddings"``. `api_key` None means Microsoft Entra ID
+    through azure-identity. The key never appears in `repr` or `str`:
+    backends end up in logs, tracebacks and bug reports.
     """
 
     name: str
@@ -98,6 +114,7 @@ class Backend:
     weight: float = 1.0
     tier: Tier = "base"
     api_version: str = DEFAULT_API_VERSION
+    pool: Pool = "chat"
 
     def __post_init__(self) -> None:
         subject = f"backend {self.name!r}"
@@ -112,6 +129,10 @@ class Backend:
         _check_weight(self.weight, f"{subject}: weight")
         if self.tier not in ("base", "large"):
             raise ConfigError(f"{subject}: tier must be 'base' or 'large', got {self.tier!r}")
+        if self.pool not in ("chat", "embeddings"):
+            raise ConfigError(f"{subject}: pool must be 'chat' or 'embeddings', got {self.pool!r}")
+        if self.pool == "embeddings" and self.tier != "base":
+            raise ConfigError(f"{subject}: an embedding deployment has no larger tier")
         _check_api_version(self.api_version, f"{subject}: api_version")
 
     @property
@@ -197,6 +218,13 @@ def larger_tier(backend: Backend, deployment: str) -> Backend:
     return replace(backend, name=f"{backend.name}-large", tier="large", deployment=deployment)
 
 
+def embedding_twin(backend: Backend, deployment: str) -> Backend:
+    """`backend`'s embedding deployment: same endpoint, key and priority, in the embeddings pool."""
+    return replace(
+        backend, name=f"{backend.name}-embeddings", pool="embeddings", deployment=deployment
+    )
+
+
 def _read_dotenv(dotenv: str | Path | bool, *, search: bool) -> dict[str, str]:
     from dotenv import dotenv_values, find_dotenv
 
@@ -248,31 +276,43 @@ class _Reader:
         _check_api_version(api_version, "AOAI_API_VERSION")
         base: list[Backend] = []
         large: list[Backend] = []
+        embeddings: list[Backend] = []
         for nn in sorted(self._numbers, key=int):
-            backend = self._backend(nn, api_version)
-            base.append(backend)
+            chat, embedding = self._backend(nn, api_version)
+            if embedding is not None:
+                embeddings.append(embedding)
             large_deployment = self._deployment(
                 f"AOAI_LARGE_DEPLOYMENT_{nn}", "AOAI_LARGE_DEPLOYMENT"
             )
+            if chat is None:
+                if large_deployment is not None and large_deployment[0].endswith(f"_{nn}"):
+                    raise ConfigError(
+                        f"{large_deployment[0]} is set but backend {nn} has no chat deployment "
+                        f"to be the larger tier of: set AOAI_DEPLOYMENT_{nn}, or remove "
+                        f"{large_deployment[0]}"
+                    )
+                continue
+            base.append(chat)
             if large_deployment is not None:
                 name, value = large_deployment
-                if value == backend.deployment:
+                if value == chat.deployment:
                     raise ConfigError(
                         f"{name} names the same deployment as the base tier of backend {nn} "
                         f"({value!r}): set it to the larger model's deployment, or unset it"
                     )
-                large.append(larger_tier(backend, value))
-        if not base:
+                large.append(larger_tier(chat, value))
+        if not base and not embeddings:
             raise ConfigError(f"no Azure OpenAI backend configured: {_SETUP_HINT}")
-        _reject_duplicates(base + large)
-        if any(b.api_key is None for b in base) and not _installed("azure.identity"):
-            nn = next(b.name for b in base if b.api_key is None)
+        every = base + large + embeddings
+        _reject_duplicates(every)
+        if any(b.api_key is None for b in every) and not _installed("azure.identity"):
+            nn = next(b.name for b in every if b.api_key is None).removesuffix("-embeddings")
             raise ConfigError(
                 f"AOAI_ENDPOINT_{nn} is set but AOAI_KEY_{nn} is not: without a key the backend "
                 "signs in with Microsoft Entra ID, which needs azure-identity "
                 f"(pip install 'aoai-fallbacks[entra]'); or set AOAI_KEY_{nn}"
             )
-        return base + large
+        return every
 
     def _backend_numbers(self) -> list[str]:
         """Every ``nn`` with an ``AOAI_ENDPOINT_nn``; any other numbered variable must match one."""
@@ -319,14 +359,19 @@ class _Reader:
                     )
         return list(endpoints.values())
 
-    def _backend(self, nn: str, api_version: str) -> Backend:
+    def _backend(self, nn: str, api_version: str) -> tuple[Backend | None, Backend | None]:
+        """Backend `nn`'s chat deployment and its embedding deployment (at least one of them)."""
         endpoint_var = f"AOAI_ENDPOINT_{nn}"
         endpoint = _check_endpoint(self._required(endpoint_var), endpoint_var)
         deployment = self._deployment(f"AOAI_DEPLOYMENT_{nn}", "AOAI_DEPLOYMENT")
-        if deployment is None:
+        embedding = self._deployment(
+            f"AOAI_EMBEDDING_DEPLOYMENT_{nn}", "AOAI_EMBEDDING_DEPLOYMENT"
+        )
+        if deployment is None and embedding is None:
             raise ConfigError(
-                f"no deployment for backend {nn}: set AOAI_DEPLOYMENT_{nn}, or AOAI_DEPLOYMENT "
-                "for every backend (the name of the model deployment, e.g. gpt-35-turbo)"
+                f"no deployment for backend {nn}: set AOAI_DEPLOYMENT_{nn} (chat) or "
+                f"AOAI_EMBEDDING_DEPLOYMENT_{nn} (embeddings), or AOAI_DEPLOYMENT for every "
+                "backend (the name of the model deployment, e.g. gpt-35-turbo)"
             )
         key_var = f"AOAI_KEY_{nn}"
         api_key = None
@@ -341,15 +386,17 @@ class _Reader:
         priority_var, weight_var = f"AOAI_PRIORITY_{nn}", f"AOAI_WEIGHT_{nn}"
         priority_text = self._optional(priority_var)
         weight_text = self._optional(weight_var)
-        return Backend(
+        backend = Backend(
             name=nn,
             endpoint=endpoint,
-            deployment=deployment[1],
+            deployment=(deployment or embedding or ("", ""))[1],
             api_key=api_key,
             priority=1 if priority_text is None else _parse_priority(priority_text, priority_var),
             weight=1.0 if weight_text is None else _parse_weight(weight_text, weight_var),
             api_version=api_version,
         )
+        twin = None if embedding is None else embedding_twin(backend, embedding[1])
+        return (None if deployment is None else backend), twin
 
     def _required(self, name: str) -> str:
         value = self._optional(name)
@@ -402,6 +449,10 @@ def _reject_duplicates(backends: list[Backend]) -> None:
 
 
 def _described(backend: Backend) -> str:
+    if backend.pool == "embeddings":
+        return (
+            f"the embedding deployment of AOAI_ENDPOINT_{backend.name.removesuffix('-embeddings')}"
+        )
     if backend.tier == "large":
         return f"the larger tier of AOAI_ENDPOINT_{backend.name.removesuffix('-large')}"
     return f"AOAI_ENDPOINT_{backend.name}"
