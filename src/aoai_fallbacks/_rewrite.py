@@ -31,7 +31,7 @@ __all__ = ["estimate_tokens", "is_event_stream", "rewrite"]
 
 _DEPLOYMENT = re.compile(r"^(/openai/deployments/)[^/]+(/.*)?$")
 _V1 = "/openai/v1/"
-_MAX_TOKENS = re.compile(rb'"max_(?:completion_)?tokens"\s*:\s*(\d{1,9})')
+_MAX_TOKENS = re.compile(rb'"max_(?:completion_|output_)?tokens"\s*:\s*(\d{1,9})')
 _CHARS_PER_TOKEN = 4
 # Replaced per attempt: where the request goes, who it is from, how long it is.
 _DROPPED = frozenset({b"host", b"api-key", b"authorization"})
@@ -103,7 +103,9 @@ def _attempt_timeout(
 def _target(
     endpoint: str, deployment: str, api_version: str, raw_path: str
 ) -> tuple[httpx.URL, bool]:
-    """Where a request for `raw_path` (path and query) goes on this backend, and whether it is v1.
+    """Where a request for `raw_path` (path and query) goes on this backend, and whether a
+    deployment's name goes in its body (the v1 API, and the Responses API, name no deployment
+    in the path).
 
     Cached: a process sends the same few paths to the same few backends over
     and over, and building an `httpx.URL` parses the whole string in Python.
@@ -113,9 +115,9 @@ def _target(
     match = _DEPLOYMENT.match(path)
     if match is not None:
         path = f"{match.group(1)}{quote(deployment, safe='')}{match.group(2) or ''}"
-    v1 = path.startswith(_V1)  # the v1 API names the deployment in the body, needs no version
+    v1 = path.startswith(_V1)  # the v1 API needs no version
     url = httpx.URL(_endpoint(endpoint) + path + _query(query, None if v1 else api_version))
-    return url, v1
+    return url, match is None
 
 
 def rewrite(
@@ -123,13 +125,16 @@ def rewrite(
     backend: Backend,
     auth: Mapping[str, str],
     *,
+    names_deployment: bool = True,
     attempt_timeout: float | None = None,
     connect_timeout: float | None = None,
 ) -> httpx.Request:
     """`request` as `backend` must receive it, with the credentials in `auth`.
 
     `request`'s body must already be read (`request.read()`): it is sent
-    again on every attempt. The caller's httpx timeout is kept, phase by
+    again on every attempt. `names_deployment`: the request runs on a
+    deployment (chat, embeddings, Responses), named in its path or its body's
+    ``model``; other requests (a file, a stored response) keep their body. The caller's httpx timeout is kept, phase by
     phase (connect, read, write, pool); `attempt_timeout` fills in the phases
     it left unlimited, and `connect_timeout` caps connecting.
 
@@ -137,7 +142,7 @@ def rewrite(
     byte stream) so httpx has nothing left to parse or encode: the ``Host``
     and ``Content-Length`` headers it would add are set here.
     """
-    url, v1 = _target(
+    url, in_body = _target(
         backend.endpoint,
         backend.deployment,
         backend.api_version,
@@ -145,7 +150,7 @@ def rewrite(
     )
     content = request.content
     dropped = _DROPPED
-    if v1 and content:
+    if names_deployment and in_body and content:
         content = _with_model(content, backend.deployment)
         dropped = _DROPPED_WITH_BODY
     headers = [(b"Host", url.netloc)]

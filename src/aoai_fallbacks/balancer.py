@@ -31,12 +31,13 @@ from aoai_fallbacks._classify import Outcome, Verdict
 from aoai_fallbacks._clock import SYSTEM_CLOCK, Bell, Clock
 from aoai_fallbacks._health import PROBE_POLL, BackendHealth, HealthSettings, State
 from aoai_fallbacks._log import logger
+from aoai_fallbacks._owners import Owners
 from aoai_fallbacks._policy import Choice, Entry, SelectionPolicy, Wait
 from aoai_fallbacks._store import Fact, Store, deployment_key
 from aoai_fallbacks._window import LONG
 
 if TYPE_CHECKING:
-    from aoai_fallbacks.config import Backend
+    from aoai_fallbacks.config import Backend, Pool
 
 __all__ = ["ATTEMPTS_PER_BACKEND", "MIN_ATTEMPTS", "BackendStatus", "Balancer", "Ticket", "Wait"]
 
@@ -87,6 +88,7 @@ class BackendStatus:
     deployment: str
     endpoint: str
     tier: str
+    pool: str
     priority: int
     weight: float
     state: State
@@ -209,11 +211,17 @@ class Balancer:
         )
         self._lock = threading.Lock()
         self._entries = {b.name: Entry(b, BackendHealth()) for b in self.backends}
-        self._line: list[Ticket] = []  # requests waiting for a backend, in arrival order
+        chosen_rng = random.Random() if rng is None else rng
+        pools: dict[Pool, list[Entry]] = {}
+        for entry in self._entries.values():
+            pools.setdefault(entry.backend.pool, []).append(entry)
+        # One line and one policy per pool: an embedding request waits only behind
+        # embedding requests, for embedding deployments.
+        self._policies = {pool: SelectionPolicy(e, chosen_rng) for pool, e in pools.items()}
+        self._lines: dict[Pool, list[Ticket]] = {pool: [] for pool in pools}
         self._arrivals = itertools.count()
-        self._policy = SelectionPolicy(
-            list(self._entries.values()), random.Random() if rng is None else rng
-        )
+        self.owners = Owners(self.clock)
+        """Which backend created which stored response, file or batch (`aoai_fallbacks._owners`)."""
         self._keys = {b.name: deployment_key(b) for b in self.backends}
         self._by_key: dict[str, list[Entry]] = {}
         for entry in self._entries.values():
@@ -240,9 +248,14 @@ class Balancer:
         `release` of that request, and to `leave` when it is done."""
         return Ticket()
 
+    def serves(self, pool: Pool) -> bool:
+        """Whether any backend serves `pool` (``"chat"`` or ``"embeddings"``)."""
+        return pool in self._policies
+
     def select(
         self,
         *,
+        pool: Pool = "chat",
         exclude: Collection[str] = (),
         large: bool = False,
         cost: int = 0,
@@ -252,6 +265,8 @@ class Balancer:
     ) -> Backend | Wait:
         """The backend for the next attempt, or how long until one may be available.
 
+        `pool`: the deployments that serve the request (a pool no backend
+        serves is a `ValueError`: ask `serves` first).
         `exclude`: names already tried and failed in this request. `spent`:
         names not to hand out now (a request whose wait budget is spent goes
         back to no backend it tried), though their recovery still sets the
@@ -272,7 +287,7 @@ class Balancer:
         shares it (else it looks again, the backend taken as probed).
         """
         for _ in range(len(self.backends) + 1):
-            chosen = self._select(exclude, large, cost, patience, ticket, spent)
+            chosen = self._select(pool, exclude, large, cost, patience, ticket, spent)
             if not isinstance(chosen, _Draft):
                 return chosen
             if self._confirm(chosen, ticket):
@@ -281,6 +296,7 @@ class Balancer:
 
     def _select(
         self,
+        pool: Pool,
         exclude: Collection[str],
         large: bool,
         cost: int,
@@ -289,9 +305,12 @@ class Balancer:
         spent: Collection[str],
     ) -> Backend | Wait | _Draft:
         """`select` once; an attempt the store must confirm comes back as a `_Draft`."""
+        policy = self._policies.get(pool)
+        if policy is None:
+            raise ValueError(f"no backend of this balancer serves {pool}")
         with self._lock:
             now = self.clock.monotonic()
-            line = self._line
+            line = self._lines[pool]
             if ticket is None:
                 waiting, ahead = False, 0
             elif ticket in line:
@@ -300,7 +319,7 @@ class Balancer:
                 waiting = False
                 arrived = ticket.arrived
                 ahead = len(line) if arrived is None else bisect_left(line, arrived, key=_arrived)
-            choice = self._policy.choose(
+            choice = policy.choose(
                 now,
                 exclude=exclude,
                 large=large,
@@ -406,9 +425,10 @@ class Balancer:
     def leave(self, ticket: Ticket) -> None:
         """The request is done (answered, failed or cancelled): out of line if it was in it."""
         with self._lock:
-            if ticket in self._line:
-                self._line.remove(ticket)
-                self._ring_first()
+            for line in self._lines.values():
+                if ticket in line:
+                    line.remove(ticket)
+                    self._ring_first()
 
     def record(
         self, backend: Backend, verdict: Verdict, ticket: Ticket | None = None
@@ -594,13 +614,14 @@ class Balancer:
         return now + wall, facts
 
     def _ring_first(self) -> None:
-        """Wake the first request in line: what just happened may have made room for it.
+        """Wake the first request in each line: what just happened may have made room for it.
 
         It looks at the board and, if a backend can take it, takes it and
         rings the next in line; if not, it sleeps until its slot. (Under the lock.)
         """
-        if self._line:
-            self._line[0].bell.ring()
+        for line in self._lines.values():
+            if line:
+                line[0].bell.ring()
 
     def snapshot(self) -> list[BackendStatus]:
         """Every backend's state, cooldown, counters and last quota, in configuration order."""
@@ -612,6 +633,7 @@ class Balancer:
                     deployment=b.deployment,
                     endpoint=b.endpoint,
                     tier=b.tier,
+                    pool=b.pool,
                     priority=b.priority,
                     weight=b.weight,
                     state=h.state(now),
@@ -633,7 +655,7 @@ class Balancer:
     def waiting(self) -> int:
         """Requests waiting in line for a backend right now."""
         with self._lock:
-            return len(self._line)
+            return sum(len(line) for line in self._lines.values())
 
     def _entry(self, backend: Backend) -> Entry:
         try:

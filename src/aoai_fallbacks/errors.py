@@ -21,6 +21,7 @@ __all__ = [
     "ConfigError",
     "NoBackendAvailableError",
     "StreamInterruptedError",
+    "UnroutableError",
 ]
 
 
@@ -138,3 +139,22 @@ class StreamInterruptedError(AOAIFallbacksError, openai.APIConnectionError):
     def __init__(self, message: str, *, backend: str, request: httpx.Request) -> None:
         self.backend = backend
         super().__init__(message=message, request=cast(Any, request))
+
+
+class UnroutableError(AOAIFallbacksError, openai.NotFoundError):
+    """No backend can be asked this request; nothing was sent.
+
+    The operation is one no configured backend serves (embeddings without an
+    embedding deployment: the message names the variable to set), one the
+    balancer does not spread (listing files, image deployments: the message
+    says why), or it names an object (a stored response, a file) whose
+    resource this balancer does not know. A subclass of `openai.NotFoundError`
+    carrying a synthetic 404, as a single resource would answer a call it
+    cannot serve.
+    """
+
+    def __init__(self, message: str, *, code: str, request: httpx.Request) -> None:
+        error = {"code": code, "message": message}
+        response = httpx.Response(404, json={"error": error}, request=request)
+        # As the SDK builds its own: `body` is the error object, whence `.code`.
+        super().__init__(message, response=cast(Any, response), body=error)

@@ -36,10 +36,20 @@ recorded as failed and cooled down. Bodies of other answers are read here in
 full (the SDK would read them at once anyway), so a cut there fails over too.
 
 Every answer carries ``x-aoai-fallbacks-backend: <name>``.
+
+Each request is routed first (`aoai_fallbacks._routes`): chat completions
+and Responses are balanced over the chat deployments, embeddings over the
+embedding deployments; a call naming a stored response, a file or a batch
+goes once, unbalanced, to the resource that created it (the balancer
+remembers which, `Balancer.owners`), as does a new response that continues
+one (``previous_response_id``); a call that creates such an object goes to a
+backend the policy picks. Anything else is refused with `UnroutableError`
+before a byte is sent.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import TYPE_CHECKING, cast
 
@@ -56,13 +66,20 @@ from aoai_fallbacks._classify import (
 )
 from aoai_fallbacks._http import check_request, httpx
 from aoai_fallbacks._log import logger, register_secret
+from aoai_fallbacks._owners import MAX_REMEMBERED, REMEMBERED_FOR, created_id
 from aoai_fallbacks._rewrite import estimate_tokens, is_event_stream, rewrite
+from aoai_fallbacks._routes import Route, referenced_id, route
 from aoai_fallbacks._telemetry import follow, watch
 from aoai_fallbacks.balancer import Balancer, Wait
-from aoai_fallbacks.errors import Attempt, NoBackendAvailableError, StreamInterruptedError
+from aoai_fallbacks.errors import (
+    Attempt,
+    NoBackendAvailableError,
+    StreamInterruptedError,
+    UnroutableError,
+)
 
 if TYPE_CHECKING:
-    from aoai_fallbacks.config import Backend
+    from aoai_fallbacks.config import Backend, Pool
 
 __all__ = [
     "BACKEND_HEADER",
@@ -83,6 +100,11 @@ STREAM_CUT_COOLDOWN = 10.0
 _MIN_WAIT = 0.001  # a zero wait (rounding) must not make the loop spin
 _DETAIL = 200  # characters of a credential's error message kept in the verdict
 _FAILURES = (httpx.TransportError, OSError)  # OSError: TLS errors httpx does not map
+_STORED = re.compile(rb'"store"\s*:\s*true')  # a chat completion kept for later calls
+_SETTING = {
+    "chat": "AOAI_DEPLOYMENT (or AOAI_DEPLOYMENT_nn)",
+    "embeddings": "AOAI_EMBEDDING_DEPLOYMENT (or AOAI_EMBEDDING_DEPLOYMENT_nn)",
+}
 
 
 def _reason(error: BaseException) -> str:
@@ -107,17 +129,83 @@ class _Journey:
     def __init__(self, balancer: Balancer, request: httpx.Request) -> None:
         self.balancer = balancer
         self.request = request
+        self.route: Route = route(request.method, request.url.path)
+        self.exclude: set[str] = set()  # failed in this request: never again
+        self.pinned: Backend | None = None  # names an object: sent once, there, unbalanced
+        self.pool: Pool = self._where()
         self.ticket = balancer.ticket()
         self.started = balancer.clock.monotonic()
-        self.cost = estimate_tokens(request.content)
+        self.cost = estimate_tokens(request.content) if self.route.names_deployment else 0
         self.deployment = deployment_operation(request.url.path, request.content)
-        self.exclude: set[str] = set()  # failed in this request: never again
+        self.remembers = self.route.remembers or (
+            self.route.operation == "chat completions"
+            and _STORED.search(request.content) is not None
+        )
         self.tried: set[str] = set()  # every backend it was sent to
         self.large = False
         self.attempts: list[Attempt] = []
         self._story: str | None = None  # why the last backend was left, for the next log line
         self._misconfigured: httpx.Response | None = None
         self.telemetry = follow(balancer, request)  # OpenTelemetry's, if configured
+
+    def _where(self) -> Pool:
+        """The pool to balance over; sets `pinned` or narrows `exclude` for an owned object.
+
+        Raises `UnroutableError` for a request no backend can be asked.
+        """
+        found = self.route
+        if found.kind == "refused":
+            raise self._unroutable(found.reason, "OperationNotBalanced")
+        if found.kind == "pinned":
+            assert found.object_id is not None
+            self.pinned = self._owner(found.object_id)
+            return self.pinned.pool
+        pool = found.pool
+        if not self.balancer.serves(pool):
+            if found.names_deployment:
+                raise self._unroutable(
+                    f"no backend serves {found.operation}: set {_SETTING[pool]} to the "
+                    f"deployment that does",
+                    "OperationNotServed",
+                )
+            pool = "embeddings" if pool == "chat" else "chat"
+        if found.kind == "creates" or found.remembers:
+            reference = referenced_id(self.request.content)
+            if reference is not None:  # continues a response, reads a file: on its resource
+                owner = self._owner(reference)
+                self.exclude.update(
+                    b.name for b in self.balancer.backends if b.endpoint != owner.endpoint
+                )
+                pool = owner.pool if not found.names_deployment else pool
+        return pool
+
+    def _owner(self, object_id: str) -> Backend:
+        """The backend that created `object_id` (with one resource, that one); else refused."""
+        backends = self.balancer.backends
+        name = self.balancer.owners.owner(object_id)
+        owner = next((b for b in backends if b.name == name), None)
+        if owner is None and len({b.endpoint for b in backends}) == 1:
+            owner = backends[0]  # one resource holds everything: nothing to guess
+        if owner is None:
+            raise self._unroutable(
+                f"aoai-fallbacks does not know which resource holds {object_id!r}: it "
+                f"remembers the objects created through this balancer, in this process (the "
+                f"last {MAX_REMEMBERED:,}, for up to {REMEMBERED_FOR / 86400:g} days); create "
+                "it through the same balancer, or call its resource with a plain client",
+                "UnknownObject",
+            )
+        return owner
+
+    def _unroutable(self, message: str, code: str) -> UnroutableError:
+        logger.error("%s", message)
+        return UnroutableError(message, code=code, request=self.request)
+
+    def served(self, backend: Backend, body: bytes) -> None:
+        """A success: remember the object it created, if later calls will name it."""
+        if self.remembers:
+            created = created_id(body)
+            if created is not None:
+                self.balancer.owners.remember(created, backend.name)
 
     def next(self) -> Backend | float | httpx.Response:
         """The backend to try next, or seconds to sleep first, or the final answer.
@@ -133,6 +221,7 @@ class _Journey:
             )
         left = balancer.wait_budget - (balancer.clock.monotonic() - self.started)
         choice = balancer.select(
+            pool=self.pool,
             exclude=self.exclude,
             # The budget spent, only a backend not tried yet may still answer at once.
             spent=self.tried if left <= 0 else (),
@@ -173,6 +262,7 @@ class _Journey:
             self.request,
             backend,
             auth,
+            names_deployment=self.route.names_deployment,
             attempt_timeout=self.balancer.attempt_timeout,
             connect_timeout=self.balancer.connect_timeout,
         )
@@ -214,7 +304,9 @@ class _Journey:
         return True
 
     def _has_large(self) -> bool:
-        return any(b.tier == "large" for b in self.balancer.backends)
+        return any(
+            b.tier == "large" and b.name not in self.exclude for b in self.balancer.backends
+        )
 
     def release(self, backend: Backend, error: BaseException) -> None:
         """The attempt was abandoned (`error`: cancelled, or an error of ours): no verdict."""
@@ -402,6 +494,8 @@ class BalancingTransport(httpx.BaseTransport):
         request.read()
         clock = self.balancer.clock
         journey = _Journey(self.balancer, request)
+        if journey.pinned is not None:
+            return self._pinned(journey, journey.pinned)
         with clock.busy():
             try:
                 while True:
@@ -439,8 +533,21 @@ class BalancingTransport(httpx.BaseTransport):
             journey.release(backend, error)
             raise
         if journey.answered(backend, response, None if response.is_success else body):
+            if response.is_success:
+                journey.served(backend, body)
             return _named(response, backend)
         return None
+
+    def _pinned(self, journey: _Journey, backend: Backend) -> httpx.Response:
+        """Send a call about an object to the resource holding it: once, its answer as it is."""
+        outgoing = journey.outgoing(backend, auth_headers(backend))
+        response = self._inner.handle_request(outgoing)
+        if not is_event_stream(response.headers):
+            try:
+                response.read()
+            finally:
+                response.close()
+        return _named(response, backend)
 
     def _started(
         self, journey: _Journey, backend: Backend, response: httpx.Response
@@ -450,6 +557,7 @@ class BalancingTransport(httpx.BaseTransport):
         chunks = iter(source)
         first = next((chunk for chunk in chunks if chunk), b"")
         journey.answered(backend, response, None)
+        journey.served(backend, first)
         response.stream = _Relay(first, chunks, source, _OnCut(journey, backend))
         return _named(response, backend)
 
@@ -477,6 +585,8 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
         await request.aread()
         clock = self.balancer.clock
         journey = _Journey(self.balancer, request)
+        if journey.pinned is not None:
+            return await self._pinned(journey, journey.pinned)
         with clock.busy():
             try:
                 while True:
@@ -517,8 +627,24 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
             journey.release(backend, error)
             raise
         if journey.answered(backend, response, None if response.is_success else body):
+            if response.is_success:
+                journey.served(backend, body)
             return _named(response, backend)
         return None
+
+    async def _pinned(self, journey: _Journey, backend: Backend) -> httpx.Response:
+        """`BalancingTransport._pinned`, awaiting the answer."""
+        if backend.api_key is None:  # a token may need a round trip: not on the loop
+            auth = await anyio.to_thread.run_sync(auth_headers, backend)
+        else:
+            auth = auth_headers(backend)
+        response = await self._inner.handle_async_request(journey.outgoing(backend, auth))
+        if not is_event_stream(response.headers):
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+        return _named(response, backend)
 
     async def _started(
         self, journey: _Journey, backend: Backend, response: httpx.Response
@@ -531,6 +657,7 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
                 first = chunk
                 break
         journey.answered(backend, response, None)
+        journey.served(backend, first)
         response.stream = _AsyncRelay(first, chunks, source, _OnCut(journey, backend))
         return _named(response, backend)
 

@@ -135,6 +135,7 @@ def test_snapshot_reports_state_counts_and_quota(
         deployment="gpt-4o",
         endpoint="https://aoai-01.openai.azure.com",
         tier="base",
+        pool="chat",
         priority=1,
         weight=3,
         state="cooling",

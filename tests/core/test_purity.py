@@ -32,6 +32,7 @@ package = types.ModuleType("aoai_fallbacks")
 package.__path__ = {path!r}
 sys.modules["aoai_fallbacks"] = package
 import aoai_fallbacks.balancer, aoai_fallbacks._classify, aoai_fallbacks._retry_after
+import aoai_fallbacks._routes, aoai_fallbacks._owners
 print(json.dumps(sorted(sys.modules)))
 """
 

@@ -19,6 +19,7 @@ import openai
 import pytest
 
 from aoai_fallbacks import Balancer, NoBackendAvailableError, balanced_openai_client
+from aoai_fallbacks.errors import UnroutableError
 from aoai_fallbacks._auth import entra_token_provider
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
 from aoai_fallbacks.testing import FakeClock
@@ -38,16 +39,18 @@ LOOKUPS: dict[str, Callable[[openai.AzureOpenAI], Any]] = {
 
 
 @pytest.mark.parametrize("lookup", LOOKUPS.values(), ids=LOOKUPS.keys())
-def test_a_missing_file_batch_or_response_is_the_callers_answer(
+def test_a_file_batch_or_response_of_no_known_resource_is_refused_and_quarantines_nothing(
     clock: FakeClock, lookup: Callable[[openai.AzureOpenAI], Any]
 ) -> None:
     with run_emulator(2, [GPT], clock=clock) as emu:
         balancer = Balancer(backends_of(emu, AOAI_PRIORITY_02="2"), clock=clock)
         client = balanced_openai_client(balancer=balancer)
-        for _ in range(4):  # once quarantined both backends; then every call was a "429"
-            with pytest.raises(openai.NotFoundError) as caught:
+        for _ in range(4):
+            with pytest.raises(UnroutableError) as caught:
                 lookup(client)
-            assert caught.value.response.headers[BACKEND_HEADER] == "01"  # no failover
+            assert isinstance(caught.value, openai.NotFoundError)
+            assert caught.value.code == "UnknownObject"
+            assert "missing" in str(caught.value)
         assert [(s.state, s.failed) for s in balancer.snapshot()] == [("available", 0)] * 2
         assert ask(client) == "01"
 
