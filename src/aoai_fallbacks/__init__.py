@@ -1,7 +1,8 @@
 """aoai-fallbacks: keep LangChain and openai apps answering when Azure OpenAI says 429.
 
-Spread chat completions over several Azure OpenAI deployments: the seed recipe
-(`fallback_chain`) or the smart balancer (`balanced_chat_model`,
+Spread chat completions, Responses and embeddings over several Azure OpenAI
+deployments: the seed recipe (`fallback_chain`, `fallback_embeddings`) or the
+smart balancer (`balanced_chat_model`, `balanced_embeddings`,
 `balanced_openai_client`), which skips throttled deployments until their
 Retry-After has passed and switches at once.
 
@@ -22,12 +23,13 @@ from aoai_fallbacks.errors import (
     ConfigError,
     NoBackendAvailableError,
     StreamInterruptedError,
+    UnroutableError,
 )
 from aoai_fallbacks.transport import AsyncBalancingTransport, BalancingTransport
 
 if typing.TYPE_CHECKING:
-    from aoai_fallbacks.langchain import balanced_chat_model
-    from aoai_fallbacks.recipe import fallback_chain
+    from aoai_fallbacks.langchain import balanced_chat_model, balanced_embeddings
+    from aoai_fallbacks.recipe import fallback_chain, fallback_embeddings
     from aoai_fallbacks.redis_store import RedisStore
 
 __version__ = "0.1.0"
@@ -44,15 +46,20 @@ __all__ = [
     "NoBackendAvailableError",
     "RedisStore",
     "StreamInterruptedError",
+    "UnroutableError",
     "balanced_chat_model",
+    "balanced_embeddings",
     "balanced_openai_client",
     "fallback_chain",
+    "fallback_embeddings",
     "load_backends",
 ]
 
 _LAZY = {
     "balanced_chat_model": "aoai_fallbacks.langchain",
+    "balanced_embeddings": "aoai_fallbacks.langchain",
     "fallback_chain": "aoai_fallbacks.recipe",
+    "fallback_embeddings": "aoai_fallbacks.recipe",
     "RedisStore": "aoai_fallbacks.redis_store",
 }
 """Public names imported on first use, and the module each comes from."""

@@ -1,4 +1,5 @@
-"""The LangChain face: `balanced_chat_model()` returns a genuine `AzureChatOpenAI`.
+"""The LangChain face: `balanced_chat_model()` returns a genuine `AzureChatOpenAI`,
+`balanced_embeddings()` a genuine `AzureOpenAIEmbeddings`.
 
 Nothing above the wire changes: the model is langchain-openai's own class (a
 subclass that only connects it), built with ``max_retries=0`` and with both
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
-from langchain_openai import AzureChatOpenAI
+from langchain_openai import AzureChatOpenAI, AzureOpenAIEmbeddings
 from pydantic import Field
 
 from aoai_fallbacks._client import (
@@ -34,11 +35,17 @@ from aoai_fallbacks._client import (
     refuse_owned,
 )
 from aoai_fallbacks.balancer import Balancer
+from aoai_fallbacks.errors import ConfigError
 
 if TYPE_CHECKING:
-    from aoai_fallbacks.config import Backend
+    from aoai_fallbacks.config import Backend, Pool
 
-__all__ = ["BalancedAzureChatOpenAI", "balanced_chat_model"]
+__all__ = [
+    "BalancedAzureChatOpenAI",
+    "BalancedAzureOpenAIEmbeddings",
+    "balanced_chat_model",
+    "balanced_embeddings",
+]
 
 _CONNECTION_FIELDS = (
     "azure_endpoint",
@@ -65,7 +72,11 @@ class BalancedAzureChatOpenAI(AzureChatOpenAI):
     """The balancer every request of this model goes through."""
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(**_connected(options, face=type(self).__name__))
+        connected = _connected(options, face=type(self).__name__, pool="chat")
+        # langchain-openai asks for streamed usage only when it built its own HTTP
+        # clients, not knowing what another client talks to; these talk to Azure,
+        # which reports it, so a streamed answer carries usage_metadata as usual.
+        super().__init__(**{"stream_usage": True, **connected})
 
     @classmethod
     def get_lc_namespace(cls) -> list[str]:
@@ -81,13 +92,33 @@ class BalancedAzureChatOpenAI(AzureChatOpenAI):
         return serialized
 
 
-def _connected(options: dict[str, Any], *, face: str) -> dict[str, Any]:
+class BalancedAzureOpenAIEmbeddings(AzureOpenAIEmbeddings):
+    """An `AzureOpenAIEmbeddings` whose requests one `Balancer` spreads over many deployments.
+
+    `balanced_embeddings()` builds it; built directly it takes ``balancer=``
+    and any option of `AzureOpenAIEmbeddings` but the connection settings.
+    """
+
+    balancer: Balancer = Field(exclude=True, repr=False)
+    """The balancer every request of this model goes through."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**_connected(options, face=type(self).__name__, pool="embeddings"))
+
+
+def _connected(options: dict[str, Any], *, face: str, pool: Pool) -> dict[str, Any]:
     """`options` plus the connection to the balancer's transports (refusing any of its own)."""
     refuse_owned(options, face)
     chosen = options.pop("balancer", None)
     if chosen is None:
         chosen = balancer_for(None, None, face)
-    first = chosen.backends[0]
+    first = next((b for b in chosen.backends if b.pool == pool), None)
+    if first is None:
+        setting = "AOAI_DEPLOYMENT" if pool == "chat" else "AOAI_EMBEDDING_DEPLOYMENT"
+        raise ConfigError(
+            f"{face}: no backend has a{'n embedding' if pool == 'embeddings' else ' chat'} "
+            f"deployment: set {setting} (or {setting}_nn)"
+        )
     connection: dict[str, Any] = {
         "balancer": chosen,
         "azure_endpoint": PLACEHOLDER_ENDPOINT,
@@ -96,12 +127,8 @@ def _connected(options: dict[str, Any], *, face: str) -> dict[str, Any]:
         "max_retries": 0,
         "http_client": http_client(chosen),
         "http_async_client": http_async_client(chosen),
-        # langchain-openai asks for streamed usage only when it built its own HTTP
-        # clients, not knowing what another client talks to; these talk to Azure,
-        # which reports it, so a streamed answer carries usage_metadata as usual.
-        "stream_usage": True,
     }
-    if "azure_deployment" not in options and "deployment_name" not in options:
+    if options.keys().isdisjoint({"azure_deployment", "deployment_name", "deployment"}):
         connection["azure_deployment"] = first.deployment
     return {**connection, **options}
 
@@ -131,3 +158,27 @@ def balanced_chat_model(
     face = "balanced_chat_model"
     refuse_owned(kwargs, face)
     return BalancedAzureChatOpenAI(balancer=balancer_for(backends, balancer, face), **kwargs)
+
+
+def balanced_embeddings(
+    backends: Sequence[Backend] | None = None,
+    *,
+    balancer: Balancer | None = None,
+    **kwargs: Any,
+) -> BalancedAzureOpenAIEmbeddings:
+    """An `AzureOpenAIEmbeddings` whose requests are spread over the embedding deployments.
+
+    The twin of `balanced_chat_model`: the same `backends` (their embedding
+    deployments, ``AOAI_EMBEDDING_DEPLOYMENT[_nn]``), the same shared
+    `Balancer`, so the chat model and the embeddings of one app learn together
+    which resources are down or misconfigured, while each deployment keeps
+    its own cooldowns and quota. `kwargs` go to `AzureOpenAIEmbeddings`
+    (``dimensions``, ``chunk_size``...), except the connection settings.
+
+    langchain-openai counts each text's tokens with tiktoken before sending
+    (``check_embedding_ctx_length``), which downloads its tables on first
+    use; pass ``check_embedding_ctx_length=False`` where that cannot work.
+    """
+    face = "balanced_embeddings"
+    refuse_owned(kwargs, face)
+    return BalancedAzureOpenAIEmbeddings(balancer=balancer_for(backends, balancer, face), **kwargs)

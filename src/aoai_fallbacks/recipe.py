@@ -26,28 +26,33 @@ only burn their quota. The exception is a prompt too long for the model
 `ContextOverflowError`): it goes straight to the larger tier when there is
 one, skipping the other base backends, whose models have the same window.
 Without a larger tier it is returned at once.
+
+`fallback_embeddings` is the same recipe for embeddings: one
+`AzureOpenAIEmbeddings` per embedding deployment (``max_retries=0`` but the
+last), tried in turn through ``with_fallbacks`` on the same errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
+from langchain_core.embeddings import Embeddings
 from langchain_core.exceptions import ContextOverflowError
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
-from langchain_openai import AzureChatOpenAI
+from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_openai import AzureChatOpenAI, AzureOpenAIEmbeddings
 from langchain_openai.chat_models.base import OpenAIContextOverflowError
 
 from aoai_fallbacks._auth import entra_token_provider
 from aoai_fallbacks.config import Backend, larger_tier, load_backends
 from aoai_fallbacks.errors import ConfigError
 
-__all__ = ["FALLBACK_ERRORS", "fallback_chain"]
+__all__ = ["FALLBACK_ERRORS", "FallbackEmbeddings", "fallback_chain", "fallback_embeddings"]
 
 FALLBACK_ERRORS: tuple[type[BaseException], ...] = (
     openai.RateLimitError,
@@ -71,10 +76,13 @@ _SET_PER_BACKEND = frozenset(
         "openai_api_version",
         "azure_ad_token_provider",
         "max_retries",
+        "deployment",
     }
 )
 
 Model = Runnable[LanguageModelInput, BaseMessage]
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 
 def fallback_chain(
@@ -97,17 +105,15 @@ def fallback_chain(
     The base tier falls back on `FALLBACK_ERRORS`; a context overflow skips
     to the larger tier (see the module's documentation for why).
     """
-    clash = sorted(_SET_PER_BACKEND & model_kwargs.keys())
-    if clash:
-        raise TypeError(
-            f"fallback_chain() sets {', '.join(clash)} itself, per backend; "
-            "configure backends instead (AOAI_* variables or Backend fields)"
-        )
-    chosen = list(load_backends() if backends is None else backends)
+    _refuse_per_backend(model_kwargs, "fallback_chain")
+    chosen = [b for b in (load_backends() if backends is None else backends) if b.pool == "chat"]
     base = sorted((b for b in chosen if b.tier == "base"), key=lambda b: b.priority)
     large = sorted((b for b in chosen if b.tier == "large"), key=lambda b: b.priority)
     if not base:
-        raise ConfigError("fallback_chain() needs at least one base-tier backend")
+        raise ConfigError(
+            "fallback_chain() needs at least one base-tier chat deployment "
+            "(AOAI_DEPLOYMENT or AOAI_DEPLOYMENT_nn)"
+        )
     if larger_deployment is not None:
         if large:
             raise ConfigError(
@@ -130,6 +136,87 @@ def fallback_chain(
     )
 
 
+def fallback_embeddings(
+    backends: Sequence[Backend] | None = None,
+    *,
+    last_max_retries: int = 6,
+    **model_kwargs: Any,
+) -> FallbackEmbeddings:
+    """The seed recipe for embeddings: `AzureOpenAIEmbeddings` per embedding deployment, in turn.
+
+    `backends` None reads the environment and `.env`; their embedding
+    deployments (``AOAI_EMBEDDING_DEPLOYMENT[_nn]``) are tried in order of
+    priority, each with ``max_retries=0`` but the last (`last_max_retries`),
+    on `FALLBACK_ERRORS`. `model_kwargs` go to every model (``dimensions``,
+    ``check_embedding_ctx_length``...).
+    """
+    _refuse_per_backend(model_kwargs, "fallback_embeddings")
+    chosen = sorted(
+        (b for b in (load_backends() if backends is None else backends) if b.pool == "embeddings"),
+        key=lambda b: b.priority,
+    )
+    if not chosen:
+        raise ConfigError(
+            "fallback_embeddings() needs at least one embedding deployment: set "
+            "AOAI_EMBEDDING_DEPLOYMENT (or AOAI_EMBEDDING_DEPLOYMENT_nn)"
+        )
+    last = len(chosen) - 1
+    return FallbackEmbeddings(
+        [
+            AzureOpenAIEmbeddings(
+                azure_endpoint=b.endpoint,
+                azure_deployment=b.deployment,
+                api_version=b.api_version,
+                max_retries=last_max_retries if i == last else 0,
+                **_credentials(b),
+                **model_kwargs,
+            )
+            for i, b in enumerate(chosen)
+        ]
+    )
+
+
+class FallbackEmbeddings(Embeddings):
+    """`Embeddings` that asks its models in turn, moving on at `FALLBACK_ERRORS`.
+
+    LangChain's `Embeddings` are not runnables, so they have no
+    ``with_fallbacks``; this joins each model's methods with it instead, and
+    stays an `Embeddings` that vector stores and retrievers accept.
+    """
+
+    def __init__(self, models: Sequence[Embeddings]) -> None:
+        self.models = tuple(models)
+        self._documents: Runnable[list[str], list[list[float]]] = _chain(
+            [RunnableLambda(m.embed_documents, afunc=m.aembed_documents) for m in self.models],
+            FALLBACK_ERRORS,
+        )
+        self._query: Runnable[str, list[float]] = _chain(
+            [RunnableLambda(m.embed_query, afunc=m.aembed_query) for m in self.models],
+            FALLBACK_ERRORS,
+        )
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._documents.invoke(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._query.invoke(text)
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return await self._documents.ainvoke(texts)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return await self._query.ainvoke(text)
+
+
+def _refuse_per_backend(model_kwargs: dict[str, Any], face: str) -> None:
+    clash = sorted(_SET_PER_BACKEND & model_kwargs.keys())
+    if clash:
+        raise TypeError(
+            f"{face}() sets {', '.join(clash)} itself, per backend; "
+            "configure backends instead (AOAI_* variables or Backend fields)"
+        )
+
+
 def _larger(backend: Backend, deployment: str) -> Backend:
     if deployment == backend.deployment:
         raise ConfigError(
@@ -139,23 +226,26 @@ def _larger(backend: Backend, deployment: str) -> Backend:
     return larger_tier(backend, deployment)
 
 
-def _chain(models: Sequence[Model], errors: tuple[type[BaseException], ...]) -> Model:
+def _chain(
+    models: Sequence[Runnable[_In, _Out]], errors: tuple[type[BaseException], ...]
+) -> Runnable[_In, _Out]:
     first, *rest = models
     return first.with_fallbacks(rest, exceptions_to_handle=errors) if rest else first
 
 
-def _model(backend: Backend, *, max_retries: int, **model_kwargs: Any) -> AzureChatOpenAI:
-    credentials: dict[str, Any]
+def _credentials(backend: Backend) -> dict[str, Any]:
     if backend.api_key is not None:
-        credentials = {"api_key": backend.api_key}
-    else:
-        credentials = {"azure_ad_token_provider": entra_token_provider()}
+        return {"api_key": backend.api_key}
+    return {"azure_ad_token_provider": entra_token_provider()}
+
+
+def _model(backend: Backend, *, max_retries: int, **model_kwargs: Any) -> AzureChatOpenAI:
     return _AzureChatOpenAI(
         azure_endpoint=backend.endpoint,
         azure_deployment=backend.deployment,
         api_version=backend.api_version,
         max_retries=max_retries,
-        **credentials,
+        **_credentials(backend),
         **model_kwargs,
     )
 

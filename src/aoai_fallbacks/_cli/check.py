@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
 
 _PROBE_MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "ping"}]
+_PROBE_INPUT = "ping"
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,8 @@ def probe_all(
 
 
 def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> ProbeResult:
-    """Send `backend` one chat completion with max_tokens=1 and read what its answer says."""
+    """Send `backend` one chat completion with max_tokens=1 (an embedding deployment: a
+    one-word embedding) and read what its answer says."""
     import openai
 
     names = _Variables(backend, environ)
@@ -198,9 +200,15 @@ def probe(backend: Backend, environ: Mapping[str, str], *, timeout: float) -> Pr
         )
     start = time.perf_counter()  # the request's round trip, not the client's set-up
     try:
-        raw = client.chat.completions.with_raw_response.create(
-            model=backend.deployment, messages=_PROBE_MESSAGES, max_tokens=1
-        )
+        raw: Any
+        if backend.pool == "embeddings":
+            raw = client.embeddings.with_raw_response.create(
+                model=backend.deployment, input=_PROBE_INPUT
+            )
+        else:
+            raw = client.chat.completions.with_raw_response.create(
+                model=backend.deployment, messages=_PROBE_MESSAGES, max_tokens=1
+            )
     except openai.APITimeoutError:
         return result(
             reachable=False,
@@ -355,6 +363,8 @@ class _Variables:
         self.endpoint = f"AOAI_ENDPOINT_{number}"
         self.key = f"AOAI_KEY_{number}"
         prefix = "AOAI_LARGE_DEPLOYMENT" if backend.tier == "large" else "AOAI_DEPLOYMENT"
+        if backend.pool == "embeddings":
+            prefix = "AOAI_EMBEDDING_DEPLOYMENT"
         self._own_deployment = f"{prefix}_{number}"
         self._shared_deployment = prefix
 
@@ -418,7 +428,15 @@ _PROBE_COLUMNS = (
 
 def _config_row(b: Backend) -> list[str]:
     host = urlsplit(b.endpoint).netloc
-    return [b.name, host, b.deployment, str(b.priority), f"{b.weight:g}", b.tier, mask(b.api_key)]
+    return [
+        b.name,
+        host,
+        b.deployment,
+        str(b.priority),
+        f"{b.weight:g}",
+        b.tier if b.pool == "chat" else b.pool,
+        mask(b.api_key),
+    ]
 
 
 def _probe_row(r: ProbeResult) -> list[str]:
