@@ -33,9 +33,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from aoai_fallbacks.emulator import _wire as wire
-from aoai_fallbacks.emulator._answer import choose, completion, stream_chunks
+from aoai_fallbacks.emulator._answer import Choice, choose, completion, stream_chunks
 from aoai_fallbacks.emulator._content import new_id
 from aoai_fallbacks.emulator._deployment import Deployment
+from aoai_fallbacks.emulator._embeddings import (
+    MAX_INPUT_TOKENS,
+    embeddings_body,
+    input_tokens,
+    input_too_long,
+    parse_embeddings_request,
+)
 from aoai_fallbacks.emulator._faults import Faults, InvalidFault, roll_error
 from aoai_fallbacks.emulator._prompt import Prompt
 from aoai_fallbacks.emulator._request import ChatRequest, InvalidRequest, parse_chat_request
@@ -212,50 +219,98 @@ async def _wait_for_disconnect(request: Request, resource: Resource) -> None:
         task.cancel()
 
 
+async def _open(
+    request: Request, call: _Call, *, v1: bool, in_path: bool, operation: wire.Operation
+) -> tuple[object, str, Deployment]:
+    """The checks every model call passes first, in Azure's order: the key, a classic
+    path's `api-version`, the body, the deployment (named in the path or in `model`) and
+    whether its model does `operation`. Returns the body, the api-version and the
+    deployment, or raises `_Rejected`."""
+    if in_path:
+        call.deployment_name = request.path_params["deployment"]
+    if not _authorized(request, call.resource.key):
+        raise _Rejected(wire.unauthorized())
+    api_version = request.query_params.get("api-version")
+    if not v1 and not api_version:
+        raise _Rejected(wire.resource_not_found())
+    body = _decode(await _read_body(request))
+    if not in_path:
+        model = body.get("model") if isinstance(body, dict) else None
+        if not isinstance(model, str) or not model:
+            raise _Rejected(
+                wire.invalid_request(
+                    "Missing required parameter: 'model'.",
+                    param="model",
+                    code="missing_required_parameter",
+                )
+            )
+        call.deployment_name = model
+    call.deployment = call.resource.deployments.get(call.deployment_name or "")
+    if call.deployment is None:
+        raise _Rejected(wire.deployment_not_found())
+    config = call.deployment.config
+    if (config.kind == "embeddings") != (operation == "embeddings"):
+        raise _Rejected(wire.operation_not_supported(operation, config.model_name))
+    return body, api_version or V1_API_VERSION, call.deployment
+
+
+def _invalid(invalid: InvalidRequest) -> _Rejected:
+    return _Rejected(wire.invalid_request(invalid.message, param=invalid.param, code=invalid.code))
+
+
 async def _chat(request: Request, resource: Resource, *, v1: bool) -> Response:
     call = _Call(resource, request_id=str(new_id(resource.ids, "")))
-    if not v1:
-        call.deployment_name = request.path_params["deployment"]
     try:
-        if not _authorized(request, resource.key):
-            raise _Rejected(wire.unauthorized())
-        api_version = request.query_params.get("api-version")
-        if not v1 and not api_version:
-            raise _Rejected(wire.resource_not_found())
-        body = _decode(await _read_body(request))
-        if v1:
-            model = body.get("model") if isinstance(body, dict) else None
-            if not isinstance(model, str) or not model:
-                raise _Rejected(
-                    wire.invalid_request(
-                        "Missing required parameter: 'model'.",
-                        param="model",
-                        code="missing_required_parameter",
-                    )
-                )
-            call.deployment_name = model
-        call.deployment = resource.deployments.get(call.deployment_name or "")
-        if call.deployment is None:
-            raise _Rejected(wire.deployment_not_found())
+        body, api_version, deployment = await _open(
+            request, call, v1=v1, in_path=not v1, operation="chat"
+        )
         try:
             chat = parse_chat_request(body)
         except InvalidRequest as invalid:
-            raise _Rejected(
-                wire.invalid_request(invalid.message, param=invalid.param, code=invalid.code)
-            ) from None
+            raise _invalid(invalid) from None
     except _Rejected as rejected:
         return call.answer("rejected", rejected.status_body)
-    return await _serve(request, call, call.deployment, chat, api_version or V1_API_VERSION)
+    chosen = await _choices(request, call, deployment, chat, api_version, "chat")
+    if isinstance(chosen, Response):
+        return chosen
+    prompt, choices = chosen
+    config = deployment.config
+    completion_id = new_id(call.resource.ids, "chatcmpl-")[:38]
+    created = int(time.time())
+    if not chat.stream:
+        call.resource.counters.count(config.name, "served")
+        body = completion(
+            completion_id=completion_id,
+            created=created,
+            model=config.model_name,
+            prompt_tokens=prompt,
+            choices=choices,
+        )
+        return _JSON(body, headers=call.headers())
+    chunks = stream_chunks(
+        completion_id=completion_id,
+        created=created,
+        model=config.model_name,
+        prompt_tokens=prompt,
+        choices=choices,
+        include_usage=chat.include_usage,
+    )
+    return _streamed(call, deployment, [*map(wire.sse, chunks), wire.sse("[DONE]")])
 
 
-async def _serve(
-    request: Request, call: _Call, deployment: Deployment, chat: ChatRequest, api_version: str
-) -> Response:
+async def _faulted(
+    request: Request,
+    call: _Call,
+    deployment: Deployment,
+    api_version: str,
+    operation: wire.Operation,
+) -> Response | None:
+    """The answer of a deployment's faults to this request, or None when none strikes."""
     faults = deployment.faults
     if faults.gateway_429 is not None:
         return call.answer(
             "throttled",
-            wire.rate_limited(api_version, "requests", faults.gateway_429),
+            wire.rate_limited(api_version, "requests", faults.gateway_429, operation),
             wire.retry_after_headers(
                 faults.gateway_429,
                 "none" if faults.omit_retry_after else deployment.config.retry_after,
@@ -271,6 +326,45 @@ async def _serve(
     if roll_error(faults, deployment.rng):
         await _work(faults)  # the server failed while working on it
         return call.answer("failed", wire.server_error(faults.error_status))
+    return None
+
+
+def _refused(
+    call: _Call, deployment: Deployment, api_version: str, operation: wire.Operation, cost: int
+) -> Response | None:
+    """Charge `cost` on the deployment's quota: None if admitted, else the 429."""
+    config = deployment.config
+    call.cost = cost
+    retry_after = "none" if deployment.faults.omit_retry_after else config.retry_after
+    # The reset headers tell a refused caller its wait to the millisecond, whatever else does.
+    admission = deployment.quota.admit(
+        cost, announce="ms" if config.reset_headers else retry_after
+    )
+    if admission.admitted:
+        return None
+    assert admission.limit is not None
+    return call.answer(
+        "throttled",
+        wire.rate_limited(api_version, admission.limit, admission.retry_after, operation),
+        wire.retry_after_headers(admission.retry_after, retry_after),
+        early=admission.early,
+    )
+
+
+async def _choices(
+    request: Request,
+    call: _Call,
+    deployment: Deployment,
+    chat: ChatRequest,
+    api_version: str,
+    operation: wire.Operation,
+) -> Response | tuple[int, list[Choice]]:
+    """A chat request (chat completions, or the Responses API's) past the faults, the
+    content filter, the context window and the quota: its prompt tokens and the model's
+    choices, or the answer that stopped it."""
+    stopped = await _faulted(request, call, deployment, api_version, operation)
+    if stopped is not None:
+        return stopped
     if _mentions_filter_trigger(chat):
         return call.answer("rejected", wire.content_filtered())
     config = deployment.config
@@ -287,57 +381,68 @@ async def _serve(
         completion_budget = config.default_max_tokens
     if completion_budget is None:
         completion_budget = config.context_window - prompt
-    call.cost = prompt + completion_budget * chat.n
-    retry_after = "none" if faults.omit_retry_after else config.retry_after
-    # The reset headers tell a refused caller its wait to the millisecond, whatever else does.
-    admission = deployment.quota.admit(
-        call.cost, announce="ms" if config.reset_headers else retry_after
+    refused = _refused(
+        call, deployment, api_version, operation, prompt + completion_budget * chat.n
     )
-    if not admission.admitted:
-        assert admission.limit is not None
-        return call.answer(
-            "throttled",
-            wire.rate_limited(api_version, admission.limit, admission.retry_after),
-            wire.retry_after_headers(admission.retry_after, retry_after),
-            early=admission.early,
-        )
-    await _work(faults)
+    if refused is not None:
+        return refused
+    await _work(deployment.faults)
     limit = min(completion_budget, config.context_window - prompt)
     asked = Prompt.of(chat.messages)
     choices = []
     for rng in _content_rngs(call.resource, deployment, chat):
         choices.append(choose(chat, asked, rng, limit))
         await asyncio.sleep(0)  # let other requests on this loop in between choices
-    completion_id = new_id(call.resource.ids, "chatcmpl-")[:38]
-    created = int(time.time())
-    if not chat.stream:
-        call.resource.counters.count(config.name, "served")
-        body = completion(
-            completion_id=completion_id,
-            created=created,
-            model=config.model_name,
-            prompt_tokens=prompt,
-            choices=choices,
-        )
-        return _JSON(body, headers=call.headers())
-    chunks = list(
-        stream_chunks(
-            completion_id=completion_id,
-            created=created,
-            model=config.model_name,
-            prompt_tokens=prompt,
-            choices=choices,
-            include_usage=chat.include_usage,
-        )
-    )
-    cut = faults.drop_after_chunks is not None and faults.drop_after_chunks <= len(chunks)
-    call.resource.counters.count(config.name, "failed" if cut else "served")
-    events = _stream(chunks, ttft=faults.ttft, drop_after=faults.drop_after_chunks)
+    return prompt, choices
+
+
+def _streamed(call: _Call, deployment: Deployment, events: list[bytes]) -> Response:
+    """A stream of server-sent `events`, cut after `drop_after_chunks` of them if set."""
+    faults = deployment.faults
+    cut = faults.drop_after_chunks is not None and faults.drop_after_chunks < len(events)
+    call.resource.counters.count(deployment.config.name, "failed" if cut else "served")
     return StreamingResponse(
-        events,
+        _stream(events, ttft=faults.ttft, drop_after=faults.drop_after_chunks),
         media_type="text/event-stream",
         headers={**call.headers(), "cache-control": "no-cache"},
     )
+
+
+async def _embeddings(request: Request, resource: Resource, *, v1: bool) -> Response:
+    call = _Call(resource, request_id=str(new_id(resource.ids, "")))
+    try:
+        body, api_version, deployment = await _open(
+            request, call, v1=v1, in_path=not v1, operation="embeddings"
+        )
+        config = deployment.config
+        try:
+            embed = parse_embeddings_request(
+                body, model=config.model_name, max_dimensions=config.dimensions
+            )
+        except InvalidRequest as invalid:
+            raise _invalid(invalid) from None
+    except _Rejected as rejected:
+        return call.answer("rejected", rejected.status_body)
+    stopped = await _faulted(request, call, deployment, api_version, "embeddings")
+    if stopped is not None:
+        return stopped
+    counts = [input_tokens(item) for item in embed.inputs]
+    if max(counts) > MAX_INPUT_TOKENS:
+        return call.answer("rejected", input_too_long(max(counts)))
+    tokens = sum(counts)
+    refused = _refused(call, deployment, api_version, "embeddings", tokens)
+    if refused is not None:
+        return refused
+    await _work(deployment.faults)
+    answer = embeddings_body(
+        embed,
+        deployment=config.name,
+        model=config.model_name,
+        full=config.dimensions,
+        tokens=tokens,
+    )
+    resource.counters.count(config.name, "served")
+    return _JSON(answer, headers=call.headers())
 
 
 async def _work(faults: Faults) -> None:
@@ -353,17 +458,14 @@ async def _work(faults: Faults) -> None:
 
 
 async def _stream(
-    chunks: list[dict[str, Any]], *, ttft: float, drop_after: int | None
+    events: list[bytes], *, ttft: float, drop_after: int | None
 ) -> AsyncIterator[bytes]:
     if ttft:
         await asyncio.sleep(ttft)
-    for sent, chunk in enumerate(chunks):
+    for sent, event in enumerate(events):
         if sent == drop_after:
             raise StreamCut(f"stream cut after {sent} chunks")
-        yield wire.sse(chunk)
-    if drop_after == len(chunks):
-        raise StreamCut(f"stream cut after {drop_after} chunks, before [DONE]")
-    yield wire.sse("[DONE]")
+        yield event
 
 
 # The admin route: change faults, read counts and reset while the emulator runs.
@@ -444,6 +546,12 @@ def build_app(resource: Resource) -> Starlette:
             methods=["POST"],
         ),
         Route("/openai/v1/chat/completions", bind(_chat, v1=True), methods=["POST"]),
+        Route(
+            "/openai/deployments/{deployment}/embeddings",
+            bind(_embeddings, v1=False),
+            methods=["POST"],
+        ),
+        Route("/openai/v1/embeddings", bind(_embeddings, v1=True), methods=["POST"]),
         Route(
             "/emulator/deployments/{deployment}/faults",
             bind(_admin_faults),
