@@ -47,6 +47,9 @@ from aoai_fallbacks.emulator._faults import Faults, InvalidFault, roll_error
 from aoai_fallbacks.emulator._prompt import Prompt
 from aoai_fallbacks.emulator._request import ChatRequest, InvalidRequest, parse_chat_request
 from aoai_fallbacks.emulator._resource import Resource
+from aoai_fallbacks.emulator._response_body import response_body, stream_events
+from aoai_fallbacks.emulator._responses import PreviousResponseNotFound, parse_responses_request
+from aoai_fallbacks.emulator._store import StoredResponse
 from aoai_fallbacks.emulator._tokens import prompt_tokens
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -445,6 +448,113 @@ async def _embeddings(request: Request, resource: Resource, *, v1: bool) -> Resp
     return _JSON(answer, headers=call.headers())
 
 
+async def _responses(request: Request, resource: Resource, *, v1: bool) -> Response:
+    """Create a response: a chat turn on a chat deployment, named in `model`, stored on
+    this resource unless `store` is false."""
+    call = _Call(resource, request_id=str(new_id(resource.ids, "")))
+    try:
+        body, api_version, deployment = await _open(
+            request, call, v1=v1, in_path=False, operation="responses"
+        )
+        try:
+            asked = parse_responses_request(body, resource.ids, resource.responses.get)
+        except InvalidRequest as invalid:
+            raise _invalid(invalid) from None
+        except PreviousResponseNotFound as unknown:
+            raise _Rejected(wire.previous_response_not_found(unknown.response_id)) from None
+    except _Rejected as rejected:
+        return call.answer("rejected", rejected.status_body)
+    chosen = await _choices(request, call, deployment, asked.chat, api_version, "responses")
+    if isinstance(chosen, Response):
+        return chosen
+    prompt, [choice] = chosen
+    config = deployment.config
+    answer = response_body(
+        asked,
+        response_id=new_id(resource.ids, "resp_"),
+        created=int(time.time()),
+        model=config.model_name,
+        prompt_tokens=prompt,
+        choice=choice,
+        rng=resource.ids,
+    )
+    if asked.store:
+        reply = [_message(item) for item in answer["output"]]
+        resource.responses.put(
+            StoredResponse(
+                answer, asked.input_items, [*asked.conversation, *reply], asked.background
+            )
+        )
+    if not asked.chat.stream:
+        resource.counters.count(config.name, "served")
+        return _JSON(answer, headers=call.headers())
+    events = [wire.sse(event, name) for name, event in stream_events(answer)]
+    return _streamed(call, deployment, events)
+
+
+def _message(item: dict[str, Any]) -> dict[str, Any]:
+    """An output item as the chat message a follow-up's model sees."""
+    if item["type"] == "function_call":
+        call = {
+            "id": item["call_id"],
+            "type": "function",
+            "function": {"name": item["name"], "arguments": item["arguments"]},
+        }
+        return {"role": "assistant", "content": None, "tool_calls": [call]}
+    return {"role": "assistant", "content": item["content"][0]["text"]}
+
+
+async def _stored(request: Request, resource: Resource, *, v1: bool, action: str) -> Response:
+    """Retrieve, delete, cancel or list the input items of a response stored here. Needs
+    the key, not the quota: Azure does not charge these on a deployment."""
+    if not _authorized(request, resource.key):
+        raise _Rejected(wire.unauthorized())
+    if not v1 and not request.query_params.get("api-version"):
+        raise _Rejected(wire.resource_not_found())
+    response_id = request.path_params["response_id"]
+    stored = resource.responses.get(response_id)
+    if stored is None:
+        raise _Rejected(wire.response_not_found(response_id))
+    headers = {wire.REQUEST_ID: new_id(resource.ids, "")}
+    if action == "delete":
+        resource.responses.delete(response_id)
+        deleted = {"id": response_id, "object": "response.deleted", "deleted": True}
+        return _JSON(deleted, headers=headers)
+    if action == "cancel" and not stored.background:
+        raise _Rejected(
+            wire.invalid_request("Only responses created with background=true can be cancelled.")
+        )
+    if action == "input_items":
+        return _JSON(_listing(request, stored.input_items), headers=headers)
+    return _JSON(stored.body, headers=headers)  # a finished response cancels to itself
+
+
+def _listing(request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A page of input items: `order` (desc by default), `after` an item id, `limit` 1..100."""
+    query = request.query_params
+    ordered = items[::-1] if query.get("order", "desc") == "desc" else list(items)
+    limit = query.get("limit", "20")
+    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+        raise _Rejected(
+            wire.invalid_request(
+                f"Invalid 'limit': expected an integer from 1 to 100, but got {limit!r} instead.",
+                param="limit",
+                code="invalid_value",
+            )
+        )
+    after = query.get("after")
+    ids = [item["id"] for item in ordered]
+    start = ids.index(after) + 1 if after in ids else 0
+    page = ordered[start : start + int(limit)]
+    return {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": start + len(page) < len(ordered),
+    }
+
+
 async def _work(faults: Faults) -> None:
     """The model's time on a request, `faults.latency`, spent after admission.
 
@@ -552,6 +662,21 @@ def build_app(resource: Resource) -> Starlette:
             methods=["POST"],
         ),
         Route("/openai/v1/embeddings", bind(_embeddings, v1=True), methods=["POST"]),
+    ]
+    for prefix, v1 in (("/openai", False), ("/openai/v1", True)):
+        stored = f"{prefix}/responses/{{response_id}}"
+        routes += [
+            Route(f"{prefix}/responses", bind(_responses, v1=v1), methods=["POST"]),
+            Route(stored, bind(_stored, v1=v1, action="get"), methods=["GET"]),
+            Route(stored, bind(_stored, v1=v1, action="delete"), methods=["DELETE"]),
+            Route(f"{stored}/cancel", bind(_stored, v1=v1, action="cancel"), methods=["POST"]),
+            Route(
+                f"{stored}/input_items",
+                bind(_stored, v1=v1, action="input_items"),
+                methods=["GET"],
+            ),
+        ]
+    routes += [
         Route(
             "/emulator/deployments/{deployment}/faults",
             bind(_admin_faults),

@@ -27,6 +27,8 @@ class StoredResponse:
     """Its input items, with their ids, in the order given."""
     conversation: list[dict[str, Any]]
     """Chat messages a follow-up continues from: earlier turns, this input and this answer."""
+    background: bool = False
+    """Created with `background`: only such responses may be cancelled."""
 
 
 class ResponseStore:
