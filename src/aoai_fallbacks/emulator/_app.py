@@ -1,12 +1,15 @@
-"""The ASGI app of one emulated resource: Azure OpenAI's chat-completions protocol plus an admin route.
+"""The ASGI app of one emulated resource: chat completions, embeddings, the Responses API, and
+an admin route.
 
-Per request, in the order the service applies them: the key (401), the
+Per model call, in the order the service applies them: the key (401), the
 `api-version` of a classic path (404 "Resource not found", as Azure answers),
-the body (413, 400), the deployment (404 `DeploymentNotFound`), the
-parameters (400); then the deployment's faults (a gateway's 429, outage, hang,
-error rate, latency), the content filter (400), the context window (400
-`context_length_exceeded`) and the quota (429), and finally the answer. A
+the body (413, 400), the deployment (404 `DeploymentNotFound`), whether its
+model does the operation (400 `OperationNotSupported`), the parameters (400);
+then the deployment's faults (a gateway's 429, outage, hang, error rate,
+latency), the content filter (400, chat and responses), the context window
+(400 `context_length_exceeded`) and the quota (429), and finally the answer. A
 request is charged on the quota only when it passes everything before it.
+Stored responses are read, deleted and listed with the key alone, off the quota.
 
 Every answer is an ordinary response, even the 500 of an emulator bug: an
 exception that escaped to Starlette would make uvicorn close the connection
