@@ -15,14 +15,25 @@ NINES = "9" * 4300
 
 
 def client(
-    resource: Resource, *, key: str | None = None, timeout: float = 10.0
+    resource: Resource,
+    *,
+    key: str | None = None,
+    timeout: float = 10.0,
+    api_version: str = API_VERSION,
 ) -> openai.AzureOpenAI:
     return openai.AzureOpenAI(
         azure_endpoint=resource.endpoint,
         api_key=resource.key if key is None else key,
-        api_version=API_VERSION,
+        api_version=api_version,
         max_retries=0,
         timeout=timeout,
+    )
+
+
+def v1_client(resource: Resource) -> openai.OpenAI:
+    """A plain OpenAI client on the resource's v1 path: the model names the deployment."""
+    return openai.OpenAI(
+        base_url=resource.endpoint + "/openai/v1/", api_key=resource.key, max_retries=0
     )
 
 

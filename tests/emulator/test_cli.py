@@ -21,6 +21,7 @@ from ._support import API_VERSION, HELLO
 FLAGS = [
     "--resources",
     "--deployment",
+    "--embedding-deployment",
     "--tpm",
     "--rpm",
     "--port",

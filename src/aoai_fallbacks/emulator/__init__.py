@@ -1,4 +1,5 @@
-"""A faithful local Azure OpenAI: chat completions, quotas, errors and faults on loopback.
+"""A faithful local Azure OpenAI: chat completions, embeddings, the Responses API, quotas,
+errors and faults on loopback.
 
 Tests, demos and benchmarks run against it over real HTTP instead of mocking the
 SDK, because what this library must get right is exactly how Azure answers:
@@ -15,6 +16,12 @@ A prompt containing `CONTENT_FILTER_TRIGGER` is refused with Azure's 400
 `content_filter` answer. `DeploymentConfig` also chooses the deployment's
 dialect (which retry-after, reset and remaining headers its 429s carry, a 1 s
 or 10 s request window) and a neighbour app sharing its quota.
+
+`DeploymentConfig("text-embedding-3-small", kind="embeddings")` serves embeddings
+(float or base64, `dimensions`) on the same quota; chat deployments also serve the
+Responses API (`client.responses.create/stream/retrieve/delete`), whose stored
+responses live only on the resource that created them. Each kind refuses the
+other's operations with Azure's 400 `OperationNotSupported`.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def _tokens(text: str) -> list[str]:
     """The tokens of `text`: each streamed piece cut every `CHARS_PER_TOKEN` characters."""
     return [
         piece[start : start + CHARS_PER_TOKEN]
-        for piece in _pieces(text)
+        for piece in pieces(text)
         for start in range(0, len(piece), CHARS_PER_TOKEN)
     ]
 
@@ -139,7 +139,7 @@ def completion(
     }
 
 
-def _pieces(text: str) -> Iterator[str]:
+def pieces(text: str) -> Iterator[str]:
     """Split text into word-sized deltas, each keeping its leading space."""
     start = 0
     for position in range(1, len(text)):
@@ -212,14 +212,14 @@ def stream_chunks(
                     ],
                 },
             )
-            for piece in _pieces(function["arguments"]):
+            for piece in pieces(function["arguments"]):
                 yield chunk(
                     index, {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
                 )
         else:
             yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
             told = 0  # tokens whose log probabilities went out with earlier pieces
-            for piece in _pieces(choice.content or ""):
+            for piece in pieces(choice.content or ""):
                 tokens = len(_tokens(piece))
                 logprobs = (
                     None if choice.logprobs is None else choice.logprobs[told : told + tokens]

@@ -1,12 +1,15 @@
-"""The ASGI app of one emulated resource: Azure OpenAI's chat-completions protocol plus an admin route.
+"""The ASGI app of one emulated resource: chat completions, embeddings, the Responses API, and
+an admin route.
 
-Per request, in the order the service applies them: the key (401), the
+Per model call, in the order the service applies them: the key (401), the
 `api-version` of a classic path (404 "Resource not found", as Azure answers),
-the body (413, 400), the deployment (404 `DeploymentNotFound`), the
-parameters (400); then the deployment's faults (a gateway's 429, outage, hang,
-error rate, latency), the content filter (400), the context window (400
-`context_length_exceeded`) and the quota (429), and finally the answer. A
+the body (413, 400), the deployment (404 `DeploymentNotFound`), whether its
+model does the operation (400 `OperationNotSupported`), the parameters (400);
+then the deployment's faults (a gateway's 429, outage, hang, error rate,
+latency), the content filter (400, chat and responses), the context window
+(400 `context_length_exceeded`) and the quota (429), and finally the answer. A
 request is charged on the quota only when it passes everything before it.
+Stored responses are read, deleted and listed with the key alone, off the quota.
 
 Every answer is an ordinary response, even the 500 of an emulator bug: an
 exception that escaped to Starlette would make uvicorn close the connection
@@ -33,13 +36,23 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from aoai_fallbacks.emulator import _wire as wire
-from aoai_fallbacks.emulator._answer import choose, completion, stream_chunks
+from aoai_fallbacks.emulator._answer import Choice, choose, completion, stream_chunks
 from aoai_fallbacks.emulator._content import new_id
 from aoai_fallbacks.emulator._deployment import Deployment
+from aoai_fallbacks.emulator._embeddings import (
+    MAX_INPUT_TOKENS,
+    embeddings_body,
+    input_tokens,
+    input_too_long,
+    parse_embeddings_request,
+)
 from aoai_fallbacks.emulator._faults import Faults, InvalidFault, roll_error
 from aoai_fallbacks.emulator._prompt import Prompt
 from aoai_fallbacks.emulator._request import ChatRequest, InvalidRequest, parse_chat_request
 from aoai_fallbacks.emulator._resource import Resource
+from aoai_fallbacks.emulator._response_body import response_body, stream_events
+from aoai_fallbacks.emulator._responses import PreviousResponseNotFound, parse_responses_request
+from aoai_fallbacks.emulator._store import StoredResponse
 from aoai_fallbacks.emulator._tokens import prompt_tokens
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -212,50 +225,98 @@ async def _wait_for_disconnect(request: Request, resource: Resource) -> None:
         task.cancel()
 
 
+async def _open(
+    request: Request, call: _Call, *, v1: bool, in_path: bool, operation: wire.Operation
+) -> tuple[object, str, Deployment]:
+    """The checks every model call passes first, in Azure's order: the key, a classic
+    path's `api-version`, the body, the deployment (named in the path or in `model`) and
+    whether its model does `operation`. Returns the body, the api-version and the
+    deployment, or raises `_Rejected`."""
+    if in_path:
+        call.deployment_name = request.path_params["deployment"]
+    if not _authorized(request, call.resource.key):
+        raise _Rejected(wire.unauthorized())
+    api_version = request.query_params.get("api-version")
+    if not v1 and not api_version:
+        raise _Rejected(wire.resource_not_found())
+    body = _decode(await _read_body(request))
+    if not in_path:
+        model = body.get("model") if isinstance(body, dict) else None
+        if not isinstance(model, str) or not model:
+            raise _Rejected(
+                wire.invalid_request(
+                    "Missing required parameter: 'model'.",
+                    param="model",
+                    code="missing_required_parameter",
+                )
+            )
+        call.deployment_name = model
+    call.deployment = call.resource.deployments.get(call.deployment_name or "")
+    if call.deployment is None:
+        raise _Rejected(wire.deployment_not_found())
+    config = call.deployment.config
+    if (config.kind == "embeddings") != (operation == "embeddings"):
+        raise _Rejected(wire.operation_not_supported(operation, config.model_name))
+    return body, api_version or V1_API_VERSION, call.deployment
+
+
+def _invalid(invalid: InvalidRequest) -> _Rejected:
+    return _Rejected(wire.invalid_request(invalid.message, param=invalid.param, code=invalid.code))
+
+
 async def _chat(request: Request, resource: Resource, *, v1: bool) -> Response:
     call = _Call(resource, request_id=str(new_id(resource.ids, "")))
-    if not v1:
-        call.deployment_name = request.path_params["deployment"]
     try:
-        if not _authorized(request, resource.key):
-            raise _Rejected(wire.unauthorized())
-        api_version = request.query_params.get("api-version")
-        if not v1 and not api_version:
-            raise _Rejected(wire.resource_not_found())
-        body = _decode(await _read_body(request))
-        if v1:
-            model = body.get("model") if isinstance(body, dict) else None
-            if not isinstance(model, str) or not model:
-                raise _Rejected(
-                    wire.invalid_request(
-                        "Missing required parameter: 'model'.",
-                        param="model",
-                        code="missing_required_parameter",
-                    )
-                )
-            call.deployment_name = model
-        call.deployment = resource.deployments.get(call.deployment_name or "")
-        if call.deployment is None:
-            raise _Rejected(wire.deployment_not_found())
+        body, api_version, deployment = await _open(
+            request, call, v1=v1, in_path=not v1, operation="chat"
+        )
         try:
             chat = parse_chat_request(body)
         except InvalidRequest as invalid:
-            raise _Rejected(
-                wire.invalid_request(invalid.message, param=invalid.param, code=invalid.code)
-            ) from None
+            raise _invalid(invalid) from None
     except _Rejected as rejected:
         return call.answer("rejected", rejected.status_body)
-    return await _serve(request, call, call.deployment, chat, api_version or V1_API_VERSION)
+    chosen = await _choices(request, call, deployment, chat, api_version, "chat")
+    if isinstance(chosen, Response):
+        return chosen
+    prompt, choices = chosen
+    config = deployment.config
+    completion_id = new_id(call.resource.ids, "chatcmpl-")[:38]
+    created = int(time.time())
+    if not chat.stream:
+        call.resource.counters.count(config.name, "served")
+        body = completion(
+            completion_id=completion_id,
+            created=created,
+            model=config.model_name,
+            prompt_tokens=prompt,
+            choices=choices,
+        )
+        return _JSON(body, headers=call.headers())
+    chunks = stream_chunks(
+        completion_id=completion_id,
+        created=created,
+        model=config.model_name,
+        prompt_tokens=prompt,
+        choices=choices,
+        include_usage=chat.include_usage,
+    )
+    return _streamed(call, deployment, [*map(wire.sse, chunks), wire.sse("[DONE]")])
 
 
-async def _serve(
-    request: Request, call: _Call, deployment: Deployment, chat: ChatRequest, api_version: str
-) -> Response:
+async def _faulted(
+    request: Request,
+    call: _Call,
+    deployment: Deployment,
+    api_version: str,
+    operation: wire.Operation,
+) -> Response | None:
+    """The answer of a deployment's faults to this request, or None when none strikes."""
     faults = deployment.faults
     if faults.gateway_429 is not None:
         return call.answer(
             "throttled",
-            wire.rate_limited(api_version, "requests", faults.gateway_429),
+            wire.rate_limited(api_version, "requests", faults.gateway_429, operation),
             wire.retry_after_headers(
                 faults.gateway_429,
                 "none" if faults.omit_retry_after else deployment.config.retry_after,
@@ -271,6 +332,45 @@ async def _serve(
     if roll_error(faults, deployment.rng):
         await _work(faults)  # the server failed while working on it
         return call.answer("failed", wire.server_error(faults.error_status))
+    return None
+
+
+def _refused(
+    call: _Call, deployment: Deployment, api_version: str, operation: wire.Operation, cost: int
+) -> Response | None:
+    """Charge `cost` on the deployment's quota: None if admitted, else the 429."""
+    config = deployment.config
+    call.cost = cost
+    retry_after = "none" if deployment.faults.omit_retry_after else config.retry_after
+    # The reset headers tell a refused caller its wait to the millisecond, whatever else does.
+    admission = deployment.quota.admit(
+        cost, announce="ms" if config.reset_headers else retry_after
+    )
+    if admission.admitted:
+        return None
+    assert admission.limit is not None
+    return call.answer(
+        "throttled",
+        wire.rate_limited(api_version, admission.limit, admission.retry_after, operation),
+        wire.retry_after_headers(admission.retry_after, retry_after),
+        early=admission.early,
+    )
+
+
+async def _choices(
+    request: Request,
+    call: _Call,
+    deployment: Deployment,
+    chat: ChatRequest,
+    api_version: str,
+    operation: wire.Operation,
+) -> Response | tuple[int, list[Choice]]:
+    """A chat request (chat completions, or the Responses API's) past the faults, the
+    content filter, the context window and the quota: its prompt tokens and the model's
+    choices, or the answer that stopped it."""
+    stopped = await _faulted(request, call, deployment, api_version, operation)
+    if stopped is not None:
+        return stopped
     if _mentions_filter_trigger(chat):
         return call.answer("rejected", wire.content_filtered())
     config = deployment.config
@@ -287,57 +387,175 @@ async def _serve(
         completion_budget = config.default_max_tokens
     if completion_budget is None:
         completion_budget = config.context_window - prompt
-    call.cost = prompt + completion_budget * chat.n
-    retry_after = "none" if faults.omit_retry_after else config.retry_after
-    # The reset headers tell a refused caller its wait to the millisecond, whatever else does.
-    admission = deployment.quota.admit(
-        call.cost, announce="ms" if config.reset_headers else retry_after
+    refused = _refused(
+        call, deployment, api_version, operation, prompt + completion_budget * chat.n
     )
-    if not admission.admitted:
-        assert admission.limit is not None
-        return call.answer(
-            "throttled",
-            wire.rate_limited(api_version, admission.limit, admission.retry_after),
-            wire.retry_after_headers(admission.retry_after, retry_after),
-            early=admission.early,
-        )
-    await _work(faults)
+    if refused is not None:
+        return refused
+    await _work(deployment.faults)
     limit = min(completion_budget, config.context_window - prompt)
     asked = Prompt.of(chat.messages)
     choices = []
     for rng in _content_rngs(call.resource, deployment, chat):
         choices.append(choose(chat, asked, rng, limit))
         await asyncio.sleep(0)  # let other requests on this loop in between choices
-    completion_id = new_id(call.resource.ids, "chatcmpl-")[:38]
-    created = int(time.time())
-    if not chat.stream:
-        call.resource.counters.count(config.name, "served")
-        body = completion(
-            completion_id=completion_id,
-            created=created,
-            model=config.model_name,
-            prompt_tokens=prompt,
-            choices=choices,
-        )
-        return _JSON(body, headers=call.headers())
-    chunks = list(
-        stream_chunks(
-            completion_id=completion_id,
-            created=created,
-            model=config.model_name,
-            prompt_tokens=prompt,
-            choices=choices,
-            include_usage=chat.include_usage,
-        )
-    )
-    cut = faults.drop_after_chunks is not None and faults.drop_after_chunks <= len(chunks)
-    call.resource.counters.count(config.name, "failed" if cut else "served")
-    events = _stream(chunks, ttft=faults.ttft, drop_after=faults.drop_after_chunks)
+    return prompt, choices
+
+
+def _streamed(call: _Call, deployment: Deployment, events: list[bytes]) -> Response:
+    """A stream of server-sent `events`, cut after `drop_after_chunks` of them if set."""
+    faults = deployment.faults
+    cut = faults.drop_after_chunks is not None and faults.drop_after_chunks < len(events)
+    call.resource.counters.count(deployment.config.name, "failed" if cut else "served")
     return StreamingResponse(
-        events,
+        _stream(events, ttft=faults.ttft, drop_after=faults.drop_after_chunks),
         media_type="text/event-stream",
         headers={**call.headers(), "cache-control": "no-cache"},
     )
+
+
+async def _embeddings(request: Request, resource: Resource, *, v1: bool) -> Response:
+    call = _Call(resource, request_id=str(new_id(resource.ids, "")))
+    try:
+        body, api_version, deployment = await _open(
+            request, call, v1=v1, in_path=not v1, operation="embeddings"
+        )
+        config = deployment.config
+        try:
+            embed = parse_embeddings_request(
+                body, model=config.model_name, max_dimensions=config.dimensions
+            )
+        except InvalidRequest as invalid:
+            raise _invalid(invalid) from None
+    except _Rejected as rejected:
+        return call.answer("rejected", rejected.status_body)
+    stopped = await _faulted(request, call, deployment, api_version, "embeddings")
+    if stopped is not None:
+        return stopped
+    counts = [input_tokens(item) for item in embed.inputs]
+    if max(counts) > MAX_INPUT_TOKENS:
+        return call.answer("rejected", input_too_long(max(counts)))
+    tokens = sum(counts)
+    refused = _refused(call, deployment, api_version, "embeddings", tokens)
+    if refused is not None:
+        return refused
+    await _work(deployment.faults)
+    answer = embeddings_body(
+        embed,
+        deployment=config.name,
+        model=config.model_name,
+        full=config.dimensions,
+        tokens=tokens,
+    )
+    resource.counters.count(config.name, "served")
+    return _JSON(answer, headers=call.headers())
+
+
+async def _responses(request: Request, resource: Resource, *, v1: bool) -> Response:
+    """Create a response: a chat turn on a chat deployment, named in `model`, stored on
+    this resource unless `store` is false."""
+    call = _Call(resource, request_id=str(new_id(resource.ids, "")))
+    try:
+        body, api_version, deployment = await _open(
+            request, call, v1=v1, in_path=False, operation="responses"
+        )
+        try:
+            asked = parse_responses_request(body, resource.ids, resource.responses.get)
+        except InvalidRequest as invalid:
+            raise _invalid(invalid) from None
+        except PreviousResponseNotFound as unknown:
+            raise _Rejected(wire.previous_response_not_found(unknown.response_id)) from None
+    except _Rejected as rejected:
+        return call.answer("rejected", rejected.status_body)
+    chosen = await _choices(request, call, deployment, asked.chat, api_version, "responses")
+    if isinstance(chosen, Response):
+        return chosen
+    prompt, [choice] = chosen
+    config = deployment.config
+    answer = response_body(
+        asked,
+        response_id=new_id(resource.ids, "resp_"),
+        created=int(time.time()),
+        model=config.model_name,
+        prompt_tokens=prompt,
+        choice=choice,
+        rng=resource.ids,
+    )
+    if asked.store:
+        reply = [_message(item) for item in answer["output"]]
+        resource.responses.put(
+            StoredResponse(
+                answer, asked.input_items, [*asked.conversation, *reply], asked.background
+            )
+        )
+    if not asked.chat.stream:
+        resource.counters.count(config.name, "served")
+        return _JSON(answer, headers=call.headers())
+    events = [wire.sse(event, name) for name, event in stream_events(answer)]
+    return _streamed(call, deployment, events)
+
+
+def _message(item: dict[str, Any]) -> dict[str, Any]:
+    """An output item as the chat message a follow-up's model sees."""
+    if item["type"] == "function_call":
+        call = {
+            "id": item["call_id"],
+            "type": "function",
+            "function": {"name": item["name"], "arguments": item["arguments"]},
+        }
+        return {"role": "assistant", "content": None, "tool_calls": [call]}
+    return {"role": "assistant", "content": item["content"][0]["text"]}
+
+
+async def _stored(request: Request, resource: Resource, *, v1: bool, action: str) -> Response:
+    """Retrieve, delete, cancel or list the input items of a response stored here. Needs
+    the key, not the quota: Azure does not charge these on a deployment."""
+    if not _authorized(request, resource.key):
+        raise _Rejected(wire.unauthorized())
+    if not v1 and not request.query_params.get("api-version"):
+        raise _Rejected(wire.resource_not_found())
+    response_id = request.path_params["response_id"]
+    stored = resource.responses.get(response_id)
+    if stored is None:
+        raise _Rejected(wire.response_not_found(response_id))
+    headers = {wire.REQUEST_ID: new_id(resource.ids, "")}
+    if action == "delete":
+        resource.responses.delete(response_id)
+        deleted = {"id": response_id, "object": "response.deleted", "deleted": True}
+        return _JSON(deleted, headers=headers)
+    if action == "cancel" and not stored.background:
+        raise _Rejected(
+            wire.invalid_request("Only responses created with background=true can be cancelled.")
+        )
+    if action == "input_items":
+        return _JSON(_listing(request, stored.input_items), headers=headers)
+    return _JSON(stored.body, headers=headers)  # a finished response cancels to itself
+
+
+def _listing(request: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A page of input items: `order` (desc by default), `after` an item id, `limit` 1..100."""
+    query = request.query_params
+    ordered = items[::-1] if query.get("order", "desc") == "desc" else list(items)
+    limit = query.get("limit", "20")
+    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+        raise _Rejected(
+            wire.invalid_request(
+                f"Invalid 'limit': expected an integer from 1 to 100, but got {limit!r} instead.",
+                param="limit",
+                code="invalid_value",
+            )
+        )
+    after = query.get("after")
+    ids = [item["id"] for item in ordered]
+    start = ids.index(after) + 1 if after in ids else 0
+    page = ordered[start : start + int(limit)]
+    return {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": start + len(page) < len(ordered),
+    }
 
 
 async def _work(faults: Faults) -> None:
@@ -353,17 +571,14 @@ async def _work(faults: Faults) -> None:
 
 
 async def _stream(
-    chunks: list[dict[str, Any]], *, ttft: float, drop_after: int | None
+    events: list[bytes], *, ttft: float, drop_after: int | None
 ) -> AsyncIterator[bytes]:
     if ttft:
         await asyncio.sleep(ttft)
-    for sent, chunk in enumerate(chunks):
+    for sent, event in enumerate(events):
         if sent == drop_after:
             raise StreamCut(f"stream cut after {sent} chunks")
-        yield wire.sse(chunk)
-    if drop_after == len(chunks):
-        raise StreamCut(f"stream cut after {drop_after} chunks, before [DONE]")
-    yield wire.sse("[DONE]")
+        yield event
 
 
 # The admin route: change faults, read counts and reset while the emulator runs.
@@ -444,6 +659,27 @@ def build_app(resource: Resource) -> Starlette:
             methods=["POST"],
         ),
         Route("/openai/v1/chat/completions", bind(_chat, v1=True), methods=["POST"]),
+        Route(
+            "/openai/deployments/{deployment}/embeddings",
+            bind(_embeddings, v1=False),
+            methods=["POST"],
+        ),
+        Route("/openai/v1/embeddings", bind(_embeddings, v1=True), methods=["POST"]),
+    ]
+    for prefix, v1 in (("/openai", False), ("/openai/v1", True)):
+        stored = f"{prefix}/responses/{{response_id}}"
+        routes += [
+            Route(f"{prefix}/responses", bind(_responses, v1=v1), methods=["POST"]),
+            Route(stored, bind(_stored, v1=v1, action="get"), methods=["GET"]),
+            Route(stored, bind(_stored, v1=v1, action="delete"), methods=["DELETE"]),
+            Route(f"{stored}/cancel", bind(_stored, v1=v1, action="cancel"), methods=["POST"]),
+            Route(
+                f"{stored}/input_items",
+                bind(_stored, v1=v1, action="input_items"),
+                methods=["GET"],
+            ),
+        ]
+    routes += [
         Route(
             "/emulator/deployments/{deployment}/faults",
             bind(_admin_faults),

@@ -14,8 +14,12 @@ faults and reads counts (same api-key header as the chat calls):
   GET      {endpoint}/emulator/deployments/{deployment}/stats
   POST     {endpoint}/emulator/reset
 
+Chat deployments also serve the Responses API; --embedding-deployment adds an
+embeddings one (printed as AOAI_EMBEDDING_DEPLOYMENT).
+
 example:
-  aoai-fallbacks emulate --resources 3 --deployment gpt-35-turbo --tpm 10000
+  aoai-fallbacks emulate --resources 3 --deployment gpt-35-turbo --tpm 10000 \
+      --embedding-deployment text-embedding-3-small:100000
 """
 
 from __future__ import annotations
@@ -60,6 +64,14 @@ def _neighbour_share(text: str) -> float:
     return value
 
 
+def _embedding_deployment(text: str) -> tuple[str, int | None]:
+    """NAME or NAME:TPM."""
+    name, colon, tpm = text.partition(":")
+    if not name or (colon and not tpm.isdigit()):
+        raise argparse.ArgumentTypeError(f"is NAME or NAME:TPM, not {text!r}")
+    return name, int(tpm) if colon else None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resources", metavar="N", type=_positive_int, default=1, help="resources to start"
@@ -69,6 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         action="append",
         help=f"a deployment on every resource; repeat for several (default: {DEFAULT_DEPLOYMENT})",
+    )
+    parser.add_argument(
+        "--embedding-deployment",
+        metavar="NAME[:TPM]",
+        type=_embedding_deployment,
+        help="an embeddings deployment on every resource, at --tpm unless TPM is given",
     )
     parser.add_argument(
         "--tpm", metavar="N", type=int, default=10_000, help="tokens per minute per deployment"
@@ -192,21 +210,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def deployments(args: argparse.Namespace) -> list[DeploymentConfig]:
-    """The deployments the flags describe, each with the same quota and dialect."""
-    return [
-        DeploymentConfig(
-            name,
-            tpm=args.tpm,
-            rpm=args.rpm,
-            context_window=args.context_window,
-            retry_after=args.retry_after,
-            reset_headers=args.reset_headers,
-            remaining_headers=args.remaining_headers,
-            request_window=args.request_window,
-            neighbour=args.neighbour,
-        )
+    """The deployments the flags describe, each with the same quota and dialect (an
+    embeddings deployment with its own TPM if it names one)."""
+    dialect = {
+        "rpm": args.rpm,
+        "retry_after": args.retry_after,
+        "reset_headers": args.reset_headers,
+        "remaining_headers": args.remaining_headers,
+        "request_window": args.request_window,
+        "neighbour": args.neighbour,
+    }
+    configs = [
+        DeploymentConfig(name, tpm=args.tpm, context_window=args.context_window, **dialect)
         for name in dict.fromkeys(args.deployment or [DEFAULT_DEPLOYMENT])
     ]
+    if args.embedding_deployment is not None:
+        name, tpm = args.embedding_deployment
+        configs.append(
+            DeploymentConfig(
+                name, kind="embeddings", tpm=args.tpm if tpm is None else tpm, **dialect
+            )
+        )
+    return configs
 
 
 def _dialect(config: DeploymentConfig) -> str:

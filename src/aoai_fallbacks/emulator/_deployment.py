@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Literal, get_args
 
 from aoai_fallbacks.emulator._faults import Faults
 from aoai_fallbacks.emulator._quota import (
@@ -21,6 +21,12 @@ from aoai_fallbacks.emulator._wire import (
     Remaining,
     RetryAfter,
 )
+
+Kind = Literal["chat", "embeddings"]
+"""What a deployment's model does: chat (chat completions and Responses) or embeddings."""
+KINDS: tuple[Kind, ...] = get_args(Kind)
+EMBEDDING_DIMENSIONS = 1536
+"""text-embedding-3-small's and ada-002's vector length."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,11 @@ class DeploymentConfig:
     another app sends it, outside any client of the emulator: seeded Poisson arrivals,
     each charged TPM/RPM tokens, refused ones not retried. Counted apart, in
     `DeploymentStats.neighbour_served` / `neighbour_throttled`."""
+    kind: Kind = "chat"
+    """"chat": chat completions and the Responses API; "embeddings": only embeddings.
+    Azure answers 400 `OperationNotSupported` to the other operations."""
+    dimensions: int = EMBEDDING_DIMENSIONS
+    """An embeddings deployment's vector length (and the most `dimensions` may ask for)."""
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -89,6 +100,17 @@ class DeploymentConfig:
                 f"deployment {self.name}: request_window is 1.0 or 10.0 seconds, "
                 f"not {self.request_window!r}"
             )
+        if self.kind not in KINDS:
+            raise ValueError(
+                f"deployment {self.name}: kind is chat or embeddings, not {self.kind!r}"
+            )
+        dims = self.dimensions
+        if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
+            raise ValueError(
+                f"deployment {self.name}: dimensions must be a positive integer, not {dims!r}"
+            )
+        if self.kind == "chat" and dims != EMBEDDING_DIMENSIONS:
+            raise ValueError(f"deployment {self.name}: dimensions is for embeddings deployments")
         share = self.neighbour
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1:
             raise ValueError(

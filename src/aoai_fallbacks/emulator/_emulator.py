@@ -21,13 +21,22 @@ class Emulator:
         self.resources = list(resources)
 
     def env(
-        self, *, deployment: str | None = None, large_deployment: str | None = None
+        self,
+        *,
+        deployment: str | None = None,
+        large_deployment: str | None = None,
+        embedding_deployment: str | None = None,
     ) -> dict[str, str]:
         """The `AOAI_*` variables that point a client at every resource.
 
-        `deployment` defaults to the first configured deployment.
+        `deployment` defaults to the first chat deployment configured (or the first
+        deployment, if all are embeddings ones); `AOAI_EMBEDDING_DEPLOYMENT` is
+        `embedding_deployment`, else the first embeddings deployment, else absent.
         """
-        first = next(iter(self.resources[0].deployments))
+        configs = [live.config for live in self.resources[0].deployments.values()]
+        chats = [config.name for config in configs if config.kind == "chat"]
+        embeddings = [config.name for config in configs if config.kind == "embeddings"]
+        first = (chats or embeddings)[0]
         variables: dict[str, str] = {}
         for resource in self.resources:
             variables[f"AOAI_ENDPOINT_{resource.name}"] = resource.endpoint
@@ -35,6 +44,9 @@ class Emulator:
         variables["AOAI_DEPLOYMENT"] = deployment or first
         if large_deployment is not None:
             variables["AOAI_LARGE_DEPLOYMENT"] = large_deployment
+        embedding_deployment = embedding_deployment or next(iter(embeddings), None)
+        if embedding_deployment is not None:
+            variables["AOAI_EMBEDDING_DEPLOYMENT"] = embedding_deployment
         return variables
 
     def stats(self, deployment: str) -> DeploymentStats:

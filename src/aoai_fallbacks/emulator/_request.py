@@ -109,7 +109,7 @@ def _too_long(param: str, most: int, length: int) -> InvalidRequest:
     )
 
 
-def _optional(body: Mapping[str, Any], param: str, expected: type) -> Any:
+def optional(body: Mapping[str, Any], param: str, expected: type) -> Any:
     value = body.get(param)
     if value is None:
         return None
@@ -135,9 +135,9 @@ def _in_range(param: str, value: float, low: float, high: float) -> None:
         )
 
 
-def _integer(body: Mapping[str, Any], param: str, low: int, high: int) -> int | None:
+def integer(body: Mapping[str, Any], param: str, low: int, high: int) -> int | None:
     """An optional integer parameter within the bounds the service sets for it."""
-    value: int | None = _optional(body, param, int)
+    value: int | None = optional(body, param, int)
     if value is not None and value < low:
         raise InvalidRequest(
             f"Invalid '{param}': integer below minimum value. Expected a value >= {low}, "
@@ -256,7 +256,7 @@ def _schema(
 
 
 def _functions(body: Mapping[str, Any]) -> list[Function]:
-    tools: list[object] = _optional(body, "tools", list) or []
+    tools: list[object] = optional(body, "tools", list) or []
     if len(tools) > MAX_TOOLS:
         raise _too_long("tools", MAX_TOOLS, len(tools))
     functions: list[Function] = []
@@ -321,7 +321,7 @@ def _tool_choice(body: Mapping[str, Any], functions: list[Function]) -> object:
 
 
 def _response_format(body: Mapping[str, Any], allowance: int) -> tuple[str, Schema | None]:
-    fmt: dict[str, Any] = _optional(body, "response_format", dict) or {"type": "text"}
+    fmt: dict[str, Any] = optional(body, "response_format", dict) or {"type": "text"}
     kind = fmt.get("type")
     if kind not in ("text", "json_object", "json_schema"):
         raise InvalidRequest(
@@ -374,8 +374,8 @@ def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _logprobs(body: Mapping[str, Any]) -> tuple[bool, int]:
-    logprobs = bool(_optional(body, "logprobs", bool))
-    top = _integer(body, "top_logprobs", 0, MAX_TOP_LOGPROBS)
+    logprobs = bool(optional(body, "logprobs", bool))
+    top = integer(body, "top_logprobs", 0, MAX_TOP_LOGPROBS)
     if top is not None and not logprobs:
         raise InvalidRequest(
             "Invalid value for 'top_logprobs': 'logprobs' must be true to request the most "
@@ -386,36 +386,42 @@ def _logprobs(body: Mapping[str, Any]) -> tuple[bool, int]:
     return logprobs, top or 0
 
 
-def parse_chat_request(body: object) -> ChatRequest:
-    """Check `body` (decoded JSON) and return the request, or raise `InvalidRequest`."""
+def body_object(body: object) -> dict[str, Any]:
+    """The decoded body, if it is an object as every operation's must be."""
     if not isinstance(body, dict):
         raise InvalidRequest(
             f"Invalid type for body: expected an object, but got {wire.type_name(body)} instead.",
             param=None,
             code="invalid_type",
         )
+    return body
+
+
+def parse_chat_request(body: object) -> ChatRequest:
+    """Check `body` (decoded JSON) and return the request, or raise `InvalidRequest`."""
+    body = body_object(body)
     messages = _messages(body)
-    max_tokens = _integer(body, "max_tokens", 1, MAX_TOKENS)
-    max_completion_tokens = _integer(body, "max_completion_tokens", 1, MAX_TOKENS)
-    n = _optional(body, "n", int)
+    max_tokens = integer(body, "max_tokens", 1, MAX_TOKENS)
+    max_completion_tokens = integer(body, "max_completion_tokens", 1, MAX_TOKENS)
+    n = optional(body, "n", int)
     n = 1 if n is None else n
     _in_range("n", n, 1, MAX_N)
-    temperature = _optional(body, "temperature", float)
+    temperature = optional(body, "temperature", float)
     if temperature is not None:
         _in_range("temperature", temperature, 0, 2)
-    top_p = _optional(body, "top_p", float)
+    top_p = optional(body, "top_p", float)
     if top_p is not None:
         _in_range("top_p", top_p, 0, 1)
-    seed = _integer(body, "seed", *SEED_RANGE)
-    stream = bool(_optional(body, "stream", bool))
-    options = _optional(body, "stream_options", dict)
+    seed = integer(body, "seed", *SEED_RANGE)
+    stream = bool(optional(body, "stream", bool))
+    options = optional(body, "stream_options", dict)
     if options is not None and not stream:
         raise InvalidRequest(
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
             param="stream_options",
             code="invalid_value",
         )
-    include_usage = bool(_optional(options or {}, "include_usage", bool))
+    include_usage = bool(optional(options or {}, "include_usage", bool))
     stop = _stop(body)
     logprobs, top_logprobs = _logprobs(body)
     functions = _functions(body)

@@ -17,6 +17,7 @@ from aoai_fallbacks.emulator._deployment import (
 )
 from aoai_fallbacks.emulator._faults import Faults
 from aoai_fallbacks.emulator._quota import MonotonicClock
+from aoai_fallbacks.emulator._store import ResponseStore
 
 
 class Resource:
@@ -51,6 +52,8 @@ class Resource:
             for config in deployments
         }
         self.counters = Counters()
+        self.responses = ResponseStore()
+        """Responses created here with `store` on: retrievable only here."""
         self.ids = random.Random(f"{seed}:{name}:ids")
         """Draws request and completion ids; only the server thread uses it."""
         self.closing = asyncio.Event()
@@ -86,10 +89,12 @@ class Resource:
         return replace(stats, neighbour_served=served, neighbour_throttled=throttled)
 
     def reset(self) -> None:
-        """Forget counts and quota use, restore the starting faults and reseed."""
+        """Forget counts, quota use and stored responses, restore the starting faults and
+        reseed."""
         for deployment in self.deployments.values():
             deployment.reset()
         self.counters.clear()
+        self.responses.clear()
         self.ids = random.Random(f"{self.seed}:{self.name}:ids")
 
     def __repr__(self) -> str:

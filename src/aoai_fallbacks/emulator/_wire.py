@@ -173,12 +173,49 @@ def server_error(status: int) -> tuple[int, dict[str, Any]]:
     return status, {"error": {"code": code, "message": message}}
 
 
+Operation = Literal["chat", "embeddings", "responses"]
+"""What a request asks of a deployment."""
+_OPERATIONS: dict[Operation, tuple[str, str]] = {
+    "chat": ("ChatCompletions_Create", "chatCompletion"),
+    "embeddings": ("Embeddings_Create", "embeddings"),
+    "responses": ("Responses_Create", "responses"),
+}
+"""Each operation's names in Azure's messages: in a 429, and in `OperationNotSupported`."""
+
+
+def operation_not_supported(operation: Operation, model: str) -> tuple[int, dict[str, Any]]:
+    """A chat model asked for embeddings, or an embeddings model for chat or responses."""
+    message = (
+        f"The {_OPERATIONS[operation][1]} operation does not work with the specified model, "
+        f"{model}. Please choose different model and try again. You can learn more about which "
+        "models can be used with each operation here: https://go.microsoft.com/fwlink/?linkid=2197993."
+    )
+    return 400, {"error": {"code": "OperationNotSupported", "message": message}}
+
+
+def response_not_found(response_id: str) -> tuple[int, dict[str, Any]]:
+    """A stored response this resource does not hold (another's, deleted, or never stored)."""
+    _, body = invalid_request(f"Response with id '{response_id}' not found.")
+    return 404, body
+
+
+def previous_response_not_found(response_id: str) -> tuple[int, dict[str, Any]]:
+    return invalid_request(
+        f"Previous response with id '{response_id}' not found.",
+        param="previous_response_id",
+        code="previous_response_not_found",
+    )
+
+
 def rate_limited(
-    api_version: str, limit: Literal["requests", "tokens"], seconds: float
+    api_version: str,
+    limit: Literal["requests", "tokens"],
+    seconds: float,
+    operation: Operation = "chat",
 ) -> tuple[int, dict[str, Any]]:
     kind = "token rate limit" if limit == "tokens" else "call rate limit"
     message = (
-        f"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version "
+        f"Requests to the {_OPERATIONS[operation][0]} Operation under Azure OpenAI API version "
         f"{api_version} have exceeded {kind} of your current OpenAI S0 pricing tier. Please "
         f"retry after {whole_seconds(seconds)} seconds. Please go here: "
         "https://aka.ms/oai/quotaincrease if you would like to further increase the default "
@@ -231,7 +268,9 @@ def reset_headers(requests: float, tokens: float) -> dict[str, str]:
     return {RESET_REQUESTS: go_duration(requests), RESET_TOKENS: go_duration(tokens)}
 
 
-def sse(payload: dict[str, Any] | str) -> bytes:
-    """One server-sent event: `data: <json>` and a blank line."""
+def sse(payload: dict[str, Any] | str, event: str | None = None) -> bytes:
+    """One server-sent event: `event: <name>` if named (as the Responses API names every
+    event), `data: <json>` and a blank line."""
     data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-    return f"data: {data}\n\n".encode()
+    named = "" if event is None else f"event: {event}\n"
+    return f"{named}data: {data}\n\n".encode()
