@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.load.serializable import SerializedConstructor, SerializedNotImplemented
 from langchain_openai import AzureChatOpenAI, AzureOpenAIEmbeddings
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from aoai_fallbacks._client import (
     PLACEHOLDER_ENDPOINT,
@@ -98,6 +98,8 @@ class BalancedAzureOpenAIEmbeddings(AzureOpenAIEmbeddings):
     `balanced_embeddings()` builds it; built directly it takes ``balancer=``
     and any option of `AzureOpenAIEmbeddings` but the connection settings.
     """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # merged with the parent's
 
     balancer: Balancer = Field(exclude=True, repr=False)
     """The balancer every request of this model goes through."""

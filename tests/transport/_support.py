@@ -26,11 +26,13 @@ PROMPT = [{"role": "user", "content": "Tell me a joke about quotas."}]
 def backends_of(emulator: Emulator, **env: str) -> list[Backend]:
     """The backends `load_backends` reads from the emulator's variables plus `env`.
 
-    ``deployment=``/``large_deployment=`` choose the deployments; other keywords are
-    extra variables (``AOAI_PRIORITY_02="2"``).
+    ``deployment=``/``large_deployment=``/``embedding_deployment=`` choose the
+    deployments; other keywords are extra variables (``AOAI_PRIORITY_02="2"``).
     """
     variables = emulator.env(
-        deployment=env.pop("deployment", None), large_deployment=env.pop("large_deployment", None)
+        deployment=env.pop("deployment", None),
+        large_deployment=env.pop("large_deployment", None),
+        embedding_deployment=env.pop("embedding_deployment", None),
     )
     variables.update(env)
     return load_backends(variables, dotenv=False)

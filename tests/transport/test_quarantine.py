@@ -19,9 +19,9 @@ import openai
 import pytest
 
 from aoai_fallbacks import Balancer, NoBackendAvailableError, balanced_openai_client
-from aoai_fallbacks.errors import UnroutableError
 from aoai_fallbacks._auth import entra_token_provider
 from aoai_fallbacks.emulator import DeploymentConfig, run_emulator
+from aoai_fallbacks.errors import UnroutableError
 from aoai_fallbacks.testing import FakeClock
 from aoai_fallbacks.transport import BACKEND_HEADER
 
