@@ -325,6 +325,24 @@ def test_missing_large_deployment_names_the_large_tier_variables(
     assert "3/6 backends usable" in out
 
 
+def test_embedding_deployments_are_probed_with_an_embedding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    embedding = DeploymentConfig("text-embedding-3-small", kind="embeddings")
+    with run_emulator(2, [DeploymentConfig(DEPLOYMENT), embedding]) as emu:
+        variables = emu.env() | {"AOAI_EMBEDDING_DEPLOYMENT_02": "text-embedding-gone"}
+        env = write_env(tmp_path / "embeddings.env", variables)
+        code, out, _ = run_check(capsys, "--env-file", str(env))
+        probed = emu.stats(embedding.name)
+    assert code == 1
+    assert probed.served == 1  # 01's, answered as an embedding (a chat probe would be a 400)
+    fixes = [line for line in out.splitlines() if line.startswith("FIX ")]
+    assert len(fixes) == 1
+    assert fixes[0].startswith("FIX 02-embeddings")
+    assert "set AOAI_EMBEDDING_DEPLOYMENT_02 to a deployment" in fixes[0]
+    assert "3/4 backends usable" in out
+
+
 def test_failing_and_hanging_backends_are_not_usable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
