@@ -39,9 +39,11 @@ def test_it_loads_with_every_option_uncommented(tmp_path: Path) -> None:
     uncommented.write_text(re.sub(r"^# (AOAI_)", r"\1", EXAMPLE.read_text(), flags=re.MULTILINE))
     assert set(VARIABLES) <= set(dotenv_values(uncommented))
     backends = load_backends({}, dotenv=uncommented)
-    assert [(b.name, b.tier, b.priority, b.weight) for b in backends] == [
-        ("01", "base", 1, 2.0),
-        ("02", "base", 2, 1.0),
-        ("01-large", "large", 1, 2.0),
-        ("02-large", "large", 2, 1.0),
+    assert [(b.name, b.tier, b.priority, b.weight, b.deployment) for b in backends] == [
+        ("01", "base", 1, 2.0, "gpt-35-turbo"),
+        ("02", "base", 2, 1.0, "gpt-35-turbo-0125"),
+        ("01-large", "large", 1, 2.0, "gpt-4-32k"),
+        ("02-large", "large", 2, 1.0, "gpt-4-32k"),
+        ("01-embeddings", "base", 1, 2.0, "text-embedding-3-small"),
+        ("02-embeddings", "base", 2, 1.0, "text-embedding-3-large"),
     ]
