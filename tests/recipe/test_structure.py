@@ -120,7 +120,7 @@ def test_the_larger_deployment_must_differ_from_the_base() -> None:
 
 
 def test_no_base_backend_is_refused() -> None:
-    with pytest.raises(ConfigError, match="base-tier backend"):
+    with pytest.raises(ConfigError, match="base-tier chat deployment"):
         fallback_chain([])
 
 

@@ -115,7 +115,7 @@ def test_an_operation_no_backend_serves_names_the_variable_to_set(
     variables = {k: v for k, v in emu.env().items() if k != "AOAI_DEPLOYMENT"}
     embeddings_only = Balancer(load_backends(variables, dotenv=False), clock=clock)
     client = balanced_openai_client(balancer=embeddings_only)
-    assert _embed(client, ["a"]) == "01-embeddings"
+    assert _embed(client, ["a"]).endswith("-embeddings")
     with pytest.raises(UnroutableError, match=r"set AOAI_DEPLOYMENT \(or AOAI_DEPLOYMENT_nn\)"):
         ask(client)
     assert emu.stats(CHAT.name).served == 0
