@@ -10,7 +10,9 @@ each throttling dialect the emulator speaks. Processes (--workload processes):
 the closed loop's workers as 1 process x 8 and as 4 spawned processes x 2, each
 with its own balancer, alone or sharing through Redis (a redis-server of the
 bench's own, killed and restarted mid-run in one variant); the balancer only.
-Each run gets a fresh emulator.
+Embeddings (--workload embeddings): each resource with a chat and an embedding
+deployment, an ingestion job at twice the embedding quota beside chat at 70% of
+its quota, through one balancer, on each dialect. Each run gets a fresh emulator.
 
 Prints markdown tables and writes them, with the raw metrics as JSON (each
 entry's "workload" says which) and a PNG plot of the open loop, to --out.
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from aoai_fallbacks._cli.bench.approaches import Approach
     from aoai_fallbacks._cli.bench.closed import ClosedSetup
     from aoai_fallbacks._cli.bench.dialects import Dialect
+    from aoai_fallbacks._cli.bench.embeddings import EmbeddingsRun, EmbeddingsSetup
     from aoai_fallbacks._cli.bench.engine import Run
     from aoai_fallbacks._cli.bench.metrics import ClosedMetrics, RunMetrics
     from aoai_fallbacks._cli.bench.overhead import Overhead
@@ -66,24 +69,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workload",
-        choices=("open", "closed", "processes", "all"),
+        choices=("open", "closed", "processes", "embeddings", "all"),
         default="open",
         help="open: Poisson arrivals per scenario (default); closed: N workers on every "
         "throttling dialect; processes: the closed loop in 1 and in 4 processes, with and "
-        "without Redis; all: open and closed",
+        "without Redis; embeddings: embeddings at 200%% of their quota beside chat, one "
+        "balancer, on every dialect; all: open and closed",
     )
     parser.add_argument(
         "--dialects",
         default=None,
-        help="closed loop and processes: comma-separated subset of ms,seconds,none,unknown,"
+        help="closed loop, processes and embeddings: comma-separated subset of ms,seconds,"
+        "none,unknown,"
         "1s-window,neighbour (default: all)",
     )
     parser.add_argument(
         "--requests",
         type=int,
         default=None,
-        help="closed loop and processes: requests per run (default 300; 12 with --quick, "
-        "24 for processes)",
+        help="closed loop, processes and embeddings: requests per run (default 300, 180 "
+        "for embeddings; 12 with --quick, 24 for processes and embeddings)",
     )
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG (open loop only)")
 
@@ -107,9 +112,14 @@ def machine() -> str:
 def run(args: argparse.Namespace) -> int:
     from aoai_fallbacks._cli.bench.closed import full_closed_setup, quick_closed_setup
     from aoai_fallbacks._cli.bench.dialects import parse_dialects
+    from aoai_fallbacks._cli.bench.embeddings import (
+        full_embeddings_setup,
+        quick_embeddings_setup,
+    )
     from aoai_fallbacks._cli.bench.processes import full_processes_setup, quick_processes_setup
     from aoai_fallbacks._cli.bench.report import (
         closed_markdown,
+        embeddings_markdown,
         header,
         markdown,
         plot,
@@ -122,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
         dialects = parse_dialects(args.dialects)
         closed = (quick_closed_setup if args.quick else full_closed_setup)(args.requests)
         processes = (quick_processes_setup if args.quick else full_processes_setup)(args.requests)
+        embeddings = (quick_embeddings_setup if args.quick else full_embeddings_setup)(
+            args.requests
+        )
     except (KeyError, ValueError) as error:
         print(f"aoai-fallbacks bench: {error.args[0]}", file=sys.stderr)
         return 2
@@ -159,6 +172,18 @@ def run(args: argparse.Namespace) -> int:
         split = _processes(processes, dialects)
         sections.append(processes_markdown(processes, split))
         entries += [{"workload": "processes", **asdict(r)} for r in split]
+    if args.workload == "embeddings":
+        pools = _embeddings(embeddings, dialects)
+        sections.append(embeddings_markdown(embeddings, pools))
+        entries += [
+            {
+                "workload": "embeddings",
+                **asdict(r),
+                "crossed": {pool: r.crossed(pool) for pool in ("chat", "embeddings")},
+                "unrecorded": r.unrecorded,
+            }
+            for r in pools
+        ]
     text = "\n".join(sections)
     print()
     print(text)
@@ -251,6 +276,21 @@ def _processes(setup: ProcessesSetup, dialects: Sequence[Dialect]) -> list[Proce
                 result = run_processes(setup, dialect, variant, redis if variant.redis else None)
                 _progress(result.closed.run)
                 results.append(result)
+    return results
+
+
+def _embeddings(setup: EmbeddingsSetup, dialects: Sequence[Dialect]) -> list[EmbeddingsRun]:
+    """Embeddings beside chat through one balancer, dialect by dialect."""
+    from aoai_fallbacks._cli.bench.embeddings import run_embeddings
+
+    results = []
+    for dialect in dialects:
+        print(f"running embeddings beside chat on {dialect.name} ...", flush=True)
+        result = run_embeddings(setup, dialect)
+        for pool, m in (("embeddings", result.embeddings.run), ("chat", result.chat)):
+            print(f"  {pool}:", end="")
+            _progress(m)
+        results.append(result)
     return results
 
 

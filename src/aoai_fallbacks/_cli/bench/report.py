@@ -2,7 +2,8 @@
 
 The open-loop table puts every approach side by side per scenario; the
 closed-loop table every approach per throttling dialect; the multi-process
-table every way of running the closed loop's workers per dialect. Each targets section
+table every way of running the closed loop's workers per dialect; the embeddings table
+both pools per dialect. Each targets section
 states the balancer's targets with the measured number and whether it was
 met, so a missed target is reported, not hidden. The plot shows answers
 per second per backend over time at 200% load (who carried the load, and
@@ -25,14 +26,18 @@ from aoai_fallbacks._cli.bench.overhead import Overhead
 from aoai_fallbacks._cli.bench.scenarios import BASELINE, Setup
 
 if TYPE_CHECKING:
+    from aoai_fallbacks._cli.bench.embeddings import EmbeddingsRun, EmbeddingsSetup
     from aoai_fallbacks._cli.bench.processes import ProcessesRun, ProcessesSetup
 
 __all__ = [
     "CLOSED_TARGETS",
+    "EMBEDDINGS_TARGETS",
     "PROCESSES_TARGETS",
     "Target",
     "closed_markdown",
     "closed_targets",
+    "embeddings_markdown",
+    "embeddings_targets",
     "header",
     "markdown",
     "plot",
@@ -506,3 +511,97 @@ def _rates(run: Run, index: int, *, over: float = 1.0) -> tuple[list[float], lis
             times.append(sample.at)
             rates.append((sample.served[index] - earlier.served[index]) / (sample.at - earlier.at))
     return times, rates
+
+
+EMBEDDINGS_TARGETS = (
+    "0 client-visible errors (both pools)",
+    "embedding capacity used >= 95%",
+    "no cooldown from the other pool's 429s",
+)
+"""Issue 11's targets for embeddings beside chat through one balancer, on every dialect."""
+
+
+def embeddings_targets(run: EmbeddingsRun, *, neighbour: bool = False) -> list[Target]:
+    """`EMBEDDINGS_TARGETS`, measured from `run`, in that order; with a `neighbour` the
+    capacity used is shown but not judged, as in the closed loop."""
+    embedded, chat = run.embeddings.run, run.chat
+    used = embedded.capacity_used
+    crossed = {pool: run.crossed(pool) for pool in ("chat", "embeddings")}
+    return [
+        Target(
+            EMBEDDINGS_TARGETS[0],
+            f"{embedded.errors} of {embedded.requests}, {chat.errors} of {chat.requests}",
+            embedded.errors == chat.errors == 0,
+        ),
+        Target(EMBEDDINGS_TARGETS[1], f"{used:.1%} (not a target)", None)
+        if neighbour
+        else Target(EMBEDDINGS_TARGETS[1], f"{used:.1%}", used >= 0.95),
+        Target(
+            EMBEDDINGS_TARGETS[2],
+            f"{crossed['embeddings']} embedding, {crossed['chat']} chat (of "
+            f"{embedded.attempts.throttled} + {chat.attempts.throttled} 429s)",
+            sum(crossed.values()) == 0,
+        ),
+    ]
+
+
+def embeddings_markdown(setup: EmbeddingsSetup, runs: Sequence[EmbeddingsRun]) -> str:
+    """The embeddings-beside-chat results: the setup, both pools per dialect, the targets."""
+    dialects = {d.name: d for d in DIALECTS}
+    names = list(dict.fromkeys(r.chat.scenario for r in runs))
+    lines = [
+        "## Embeddings beside chat, one balancer",
+        "",
+        f"Emulated: {setup.resources} resources, each with a chat deployment at "
+        f"{setup.chat_rpm} RPM and an embedding deployment at {setup.rpm} RPM (separate "
+        f"quotas; requests counted over each dialect's window; tokens not binding). One "
+        f"`balanced_openai_client` over one `Balancer` carries both loads at once. "
+        f"*Embeddings*: {setup.workers} workers in a closed loop, each embedding its next "
+        f"document (a batch of {setup.batch} chunks of {setup.chunk_chars} characters, the "
+        f"same tokens each) as soon as its last was answered, {setup.latency * 1000:.0f} ms "
+        f"per answer: {setup.demand:.0%} of the embedding quota asked, until "
+        f"{setup.requests} documents have ended. *Chat*: seeded Poisson arrivals at "
+        f"{setup.chat_load:.0%} of the chat quota (less a neighbour's share) for as long as "
+        f"the ideal embedding run, {setup.chat_latency * 1000:.0f} ms per answer, max_tokens "
+        f"{setup.max_tokens}. Per-attempt timeout {setup.attempt_timeout:g} s; hard bound: "
+        f"twice the ideal run + {setup.grace:g} s."
+        + (
+            ""
+            if setup.request_window is None
+            else f" Every dialect counts requests over {setup.request_window:g} s."
+        ),
+        "",
+        "Dialects: " + "; ".join(f"*{n}*: {dialects[n].description}" for n in names) + ".",
+        "",
+        "Columns: *errors* are client-visible; *429s* are counted by the emulator; *capacity "
+        "used*: embeddings as in the closed loop (answers admitted within the run's whole "
+        "quota windows / requests the quotas admit in them, less a neighbour's share; every "
+        "request costs the same tokens, so it is the share of tokens too), chat as in the "
+        "open loop (answers within the planned arrivals / requests the quotas admit in "
+        "them); latency in s, embeddings from each request's send, chat from its scheduled "
+        "arrival; *tokens*: embedded (answers' usage); *429s not its own*: 429s (each a "
+        "cooldown) the balancer recorded against the pool's backends beyond those each "
+        "one's own deployment sent, as another pool's would be "
+        "(`Balancer.snapshot()` against the emulator's count per resource and deployment); "
+        "*unrecorded*: 429s sent that no backend was charged with.",
+        "",
+        "| dialect | pool | requests | answers | errors | 429s | 429s / answer "
+        "| capacity used | p50 | p95 | tokens | 429s not its own | unrecorded |",
+        "|" + "---|" * 13,
+    ]
+    for result in runs:
+        for pool, r in (("embeddings", result.embeddings.run), ("chat", result.chat)):
+            tokens = f"{result.tokens:,}" if pool == "embeddings" else "-"
+            unrecorded = sum(a.unrecorded for a in result.attribution if a.pool == pool)
+            lines.append(
+                f"| {r.scenario} | {pool} | {r.requests} | {r.answers} | {_errors(r)} | "
+                f"{r.attempts.throttled} | {_ratio(_per_answer(r))} | {r.capacity_used:.1%} | "
+                f"{_s(r.p50)} | {_s(r.p95)} | {tokens} | {result.crossed(pool)} | "
+                f"{unrecorded} |"
+            )
+    lines += _targets_head("Targets (embeddings beside chat)", EMBEDDINGS_TARGETS)
+    for result in runs:
+        name = result.chat.scenario
+        found = embeddings_targets(result, neighbour=bool(dialects[name].neighbour))
+        lines.append(f"| {name} | " + " | ".join(_cells(found)) + " |")
+    return "\n".join(lines) + "\n"
