@@ -134,15 +134,20 @@ def full_embeddings_setup(requests: int | None = None) -> EmbeddingsSetup:
 
 
 def quick_embeddings_setup(requests: int | None = None) -> EmbeddingsSetup:
-    """CI's smoke test: 1 s windows, 0.2 s answers, 24 documents per dialect (4 s of quota)."""
+    """CI's smoke test: 1 s windows, 0.2 s answers, 24 documents per dialect (4 s of quota).
+
+    Its test asserts no client-visible error, so the per-attempt timeout and the
+    hard bound leave room for a busy machine (a CPU-starved emulator answering
+    late is not the balancer's error); they cost nothing when it is not busy.
+    """
     return EmbeddingsSetup(
         latency=0.25,
         workers=3,
         requests=24 if requests is None else requests,
         chat_latency=0.2,
-        attempt_timeout=1.0,
+        attempt_timeout=5.0,
         request_window=1.0,
-        grace=2.0,
+        grace=20.0,
     )
 
 
