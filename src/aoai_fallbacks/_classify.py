@@ -21,7 +21,7 @@ any other 4xx (``content_filter``, a    REJECTED          returns it: the caller
 
 Only what speaks for the deployment itself says the backend is misconfigured:
 ``DeploymentNotFound``, and a 401/403 to a request that names the deployment
-(`deployment_operation`). A 404 for a file, a batch or a stored response, or a
+(`aoai_fallbacks._routes`: `Route.names_deployment`). A 404 for a file, a batch or a stored response, or a
 401/403 on such an operation, answers the caller's question about *that*
 object; quarantining a healthy backend for it would take it away from every
 other request.
@@ -47,7 +47,6 @@ __all__ = [
     "classify_failure",
     "classify_response",
     "classify_sign_in_failure",
-    "deployment_operation",
     "error_code",
 ]
 
@@ -86,20 +85,6 @@ class Verdict:
 _CODE_IN_TEXT = re.compile(rb'"code"\s*:\s*"([^"\\]{1,100})"')
 _CONTEXT_OVERFLOW = "context_length_exceeded"
 _DEPLOYMENT_NOT_FOUND = "DeploymentNotFound"
-_MODEL_IN_BODY = re.compile(rb'"model"\s*:')
-
-
-def deployment_operation(path: str, content: bytes) -> bool:
-    """Whether a request is one of the deployment's own operations (it names the deployment).
-
-    The classic API names it in the path (``/openai/deployments/{deployment}/...``),
-    the ``/openai/v1/`` API as ``model`` in the JSON body. Files, batches and
-    stored responses (``/openai/files/...``, ``GET /openai/v1/responses/{id}``)
-    name no deployment: a 401/403 there says nothing about it.
-    """
-    if "/openai/deployments/" in path:
-        return True
-    return "/openai/v1/" in path and _MODEL_IN_BODY.search(content) is not None
 
 
 def error_code(body: bytes | None) -> str | None:
@@ -153,7 +138,7 @@ def classify_response(
     answers not read (2xx, streams). The remaining-quota headers are read from
     every answer: a 429's zeros are as informative as a 200's counts.
     `deployment`: the request was one of the deployment's own operations
-    (`deployment_operation`), so a 401/403 speaks for the backend.
+    (`Route.names_deployment`), so a 401/403 speaks for the backend.
     """
     tokens = _remaining(headers, "x-ratelimit-remaining-tokens")
     requests = _remaining(headers, "x-ratelimit-remaining-requests")

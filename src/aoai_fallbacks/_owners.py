@@ -64,9 +64,6 @@ class Owners:
             self._owners.move_to_end(object_id)
             return backend
 
-    def __len__(self) -> int:
-        return len(self._owners)
-
 
 def created_id(body: bytes) -> str | None:
     """The id of the object an answer (JSON, or a stream's first event) describes.

@@ -31,7 +31,14 @@ from typing import Literal
 from aoai_fallbacks._http import httpx
 from aoai_fallbacks.errors import ConfigError
 
-__all__ = ["DEFAULT_API_VERSION", "Backend", "embedding_twin", "larger_tier", "load_backends"]
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEPLOYMENT_VARIABLE",
+    "Backend",
+    "embedding_twin",
+    "larger_tier",
+    "load_backends",
+]
 
 DEFAULT_API_VERSION = "2024-10-21"
 """The latest GA api-version of Azure OpenAI's dated inference API (chat completions).
@@ -44,6 +51,12 @@ version keeps working, so it is the safe default. Override with
 Tier = Literal["base", "large"]
 Pool = Literal["chat", "embeddings"]
 """Which operations a deployment serves: chat completions and Responses, or embeddings."""
+
+DEPLOYMENT_VARIABLE: dict[Pool, str] = {
+    "chat": "AOAI_DEPLOYMENT",
+    "embeddings": "AOAI_EMBEDDING_DEPLOYMENT",
+}
+"""The variable (shared; ``_nn`` for one backend) that gives each pool its deployments."""
 
 _PER_BACKEND = (
     "ENDPOINT",

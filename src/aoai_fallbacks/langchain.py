@@ -35,6 +35,7 @@ from aoai_fallbacks._client import (
     refuse_owned,
 )
 from aoai_fallbacks.balancer import Balancer
+from aoai_fallbacks.config import DEPLOYMENT_VARIABLE
 from aoai_fallbacks.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def _connected(options: dict[str, Any], *, face: str, pool: Pool) -> dict[str, A
         chosen = balancer_for(None, None, face)
     first = next((b for b in chosen.backends if b.pool == pool), None)
     if first is None:
-        setting = "AOAI_DEPLOYMENT" if pool == "chat" else "AOAI_EMBEDDING_DEPLOYMENT"
+        setting = DEPLOYMENT_VARIABLE[pool]
         raise ConfigError(
             f"{face}: no backend has a{'n embedding' if pool == 'embeddings' else ' chat'} "
             f"deployment: set {setting} (or {setting}_nn)"

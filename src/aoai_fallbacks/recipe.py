@@ -49,7 +49,7 @@ from langchain_openai import AzureChatOpenAI, AzureOpenAIEmbeddings
 from langchain_openai.chat_models.base import OpenAIContextOverflowError
 
 from aoai_fallbacks._auth import entra_token_provider
-from aoai_fallbacks.config import Backend, larger_tier, load_backends
+from aoai_fallbacks.config import DEPLOYMENT_VARIABLE, Backend, larger_tier, load_backends
 from aoai_fallbacks.errors import ConfigError
 
 __all__ = ["FALLBACK_ERRORS", "FallbackEmbeddings", "fallback_chain", "fallback_embeddings"]
@@ -156,9 +156,10 @@ def fallback_embeddings(
         key=lambda b: b.priority,
     )
     if not chosen:
+        setting = DEPLOYMENT_VARIABLE["embeddings"]
         raise ConfigError(
             "fallback_embeddings() needs at least one embedding deployment: set "
-            "AOAI_EMBEDDING_DEPLOYMENT (or AOAI_EMBEDDING_DEPLOYMENT_nn)"
+            f"{setting} (or {setting}_nn)"
         )
     last = len(chosen) - 1
     return FallbackEmbeddings(

@@ -62,7 +62,6 @@ from aoai_fallbacks._classify import (
     classify_failure,
     classify_response,
     classify_sign_in_failure,
-    deployment_operation,
 )
 from aoai_fallbacks._http import check_request, httpx
 from aoai_fallbacks._log import logger, register_secret
@@ -71,6 +70,7 @@ from aoai_fallbacks._rewrite import estimate_tokens, is_event_stream, rewrite
 from aoai_fallbacks._routes import Route, referenced_id, route
 from aoai_fallbacks._telemetry import follow, watch
 from aoai_fallbacks.balancer import Balancer, Wait
+from aoai_fallbacks.config import DEPLOYMENT_VARIABLE
 from aoai_fallbacks.errors import (
     Attempt,
     NoBackendAvailableError,
@@ -101,10 +101,6 @@ _MIN_WAIT = 0.001  # a zero wait (rounding) must not make the loop spin
 _DETAIL = 200  # characters of a credential's error message kept in the verdict
 _FAILURES = (httpx.TransportError, OSError)  # OSError: TLS errors httpx does not map
 _STORED = re.compile(rb'"store"\s*:\s*true')  # a chat completion kept for later calls
-_SETTING = {
-    "chat": "AOAI_DEPLOYMENT (or AOAI_DEPLOYMENT_nn)",
-    "embeddings": "AOAI_EMBEDDING_DEPLOYMENT (or AOAI_EMBEDDING_DEPLOYMENT_nn)",
-}
 
 
 def _reason(error: BaseException) -> str:
@@ -136,7 +132,6 @@ class _Journey:
         self.ticket = balancer.ticket()
         self.started = balancer.clock.monotonic()
         self.cost = estimate_tokens(request.content) if self.route.names_deployment else 0
-        self.deployment = deployment_operation(request.url.path, request.content)
         self.remembers = self.route.remembers or (
             self.route.operation == "chat completions"
             and _STORED.search(request.content) is not None
@@ -163,9 +158,10 @@ class _Journey:
         pool = found.pool
         if not self.balancer.serves(pool):
             if found.names_deployment:
+                setting = DEPLOYMENT_VARIABLE[pool]
                 raise self._unroutable(
-                    f"no backend serves {found.operation}: set {_SETTING[pool]} to the "
-                    f"deployment that does",
+                    f"no backend serves {found.operation}: set {setting} (or {setting}_nn) "
+                    "to the deployment that does",
                     "OperationNotServed",
                 )
             pool = "embeddings" if pool == "chat" else "chat"
@@ -176,7 +172,8 @@ class _Journey:
                 self.exclude.update(
                     b.name for b in self.balancer.backends if b.endpoint != owner.endpoint
                 )
-                pool = owner.pool if not found.names_deployment else pool
+                if not found.names_deployment:  # a file or batch: wherever its owner is
+                    pool = owner.pool
         return pool
 
     def _owner(self, object_id: str) -> Backend:
@@ -286,7 +283,7 @@ class _Journey:
             response.headers,
             body,
             now_wall=self.balancer.clock.time(),
-            deployment=self.deployment,
+            deployment=self.route.names_deployment,
         )
         self._learn(backend, verdict)
         outcome = verdict.outcome

@@ -12,7 +12,6 @@ from aoai_fallbacks._classify import (
     classify_failure,
     classify_response,
     classify_sign_in_failure,
-    deployment_operation,
     error_code,
 )
 
@@ -129,24 +128,6 @@ def test_other_404s_and_auth_off_the_deployment_are_the_callers_answer(
     """Issue 10: a missing file, batch or response id quarantined a healthy backend."""
     verdict = classify_response(status, {}, body, now_wall=0.0, deployment=deployment)
     assert (verdict.outcome, verdict.status) == (Outcome.REJECTED, status)
-
-
-@pytest.mark.parametrize(
-    ("path", "body", "expected"),
-    [
-        ("/openai/deployments/gpt-4o/chat/completions", b'{"messages": []}', True),
-        ("/team/openai/deployments/gpt-4o/embeddings", b"", True),
-        ("/openai/v1/chat/completions", b'{"model": "gpt-4o", "messages": []}', True),
-        ("/openai/v1/responses", b'{"model" : "gpt-4o", "input": "hi"}', True),
-        ("/openai/v1/responses/resp_123", b"", False),
-        ("/openai/v1/files/file-123", b"", False),
-        ("/openai/files/file-123", b"", False),
-        ("/openai/batches/batch_1", b"", False),
-        ("/openai/v1/batches", b'{"input_file_id": "file-1"}', False),
-    ],
-)
-def test_deployment_operations_name_the_deployment(path: str, body: bytes, expected: bool) -> None:
-    assert deployment_operation(path, body) is expected
 
 
 def test_context_overflow() -> None:

@@ -362,9 +362,10 @@ class _Variables:
         number = backend.name.split("-")[0]
         self.endpoint = f"AOAI_ENDPOINT_{number}"
         self.key = f"AOAI_KEY_{number}"
-        prefix = "AOAI_LARGE_DEPLOYMENT" if backend.tier == "large" else "AOAI_DEPLOYMENT"
-        if backend.pool == "embeddings":
-            prefix = "AOAI_EMBEDDING_DEPLOYMENT"
+        from aoai_fallbacks.config import DEPLOYMENT_VARIABLE
+
+        large = backend.tier == "large"
+        prefix = "AOAI_LARGE_DEPLOYMENT" if large else DEPLOYMENT_VARIABLE[backend.pool]
         self._own_deployment = f"{prefix}_{number}"
         self._shared_deployment = prefix
 
