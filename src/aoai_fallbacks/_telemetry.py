@@ -74,7 +74,7 @@ _OPERATIONS = (  # the path's end -> gen_ai.operation.name; the first match wins
     ("/embeddings", "embeddings"),
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_WAIT_BUCKETS = (0.0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)
+WAIT_BUCKETS = (0.0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60)
 """Seconds: HTTP's duration buckets, from 0 (no wait, the usual case) to a long wait budget."""
 
 _balancers: weakref.WeakSet[Balancer] = weakref.WeakSet()
@@ -367,7 +367,7 @@ class _Instruments:
             PREFIX + "wait.duration",
             unit="s",
             description="Time a request waited for a backend before each attempt",
-            explicit_bucket_boundaries_advisory=_WAIT_BUCKETS,
+            explicit_bucket_boundaries_advisory=WAIT_BUCKETS,
         )
         gauges = (
             (

@@ -74,6 +74,9 @@ _SHARED = (
     "AOAI_API_VERSION",
     "AOAI_REDIS_URL",
     "AOAI_REDIS_PREFIX",
+    "AOAI_PROXY_KEYS",
+    "AOAI_PROXY_ALIASES",
+    "AOAI_PROXY_MAX_BODY",
 )
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 # Any digits here, so that a backend number in other digits is refused, not silently ignored.

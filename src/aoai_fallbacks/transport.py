@@ -84,12 +84,17 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKEND_HEADER",
     "DEFAULT_LIMITS",
+    "WAITED",
     "AsyncBalancingTransport",
     "BalancingTransport",
 ]
 
 BACKEND_HEADER = "x-aoai-fallbacks-backend"
 """The response header naming the backend that answered (its name, never its key)."""
+
+WAITED = "aoai_fallbacks.waited"
+"""The response extension holding the seconds a balanced request slept for a backend to
+recover (0.0 when one was free at once); the proxy's wait histogram reads it."""
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 """The inner pool's limits: the openai SDK's own defaults, since the pool replaces the SDK's."""
@@ -138,6 +143,7 @@ class _Journey:
         )
         self.tried: set[str] = set()  # every backend it was sent to
         self.large = False
+        self.waited = 0.0  # seconds slept for a backend to recover
         self.attempts: list[Attempt] = []
         self._story: str | None = None  # why the last backend was left, for the next log line
         self._misconfigured: httpx.Response | None = None
@@ -203,6 +209,11 @@ class _Journey:
             created = created_id(body)
             if created is not None:
                 self.balancer.owners.remember(created, backend.name)
+
+    def handed(self, response: httpx.Response) -> httpx.Response:
+        """The answer handed up, with the seconds this request waited (`WAITED`)."""
+        response.extensions[WAITED] = self.waited
+        return response
 
     def next(self) -> Backend | float | httpx.Response:
         """The backend to try next, or seconds to sleep first, or the final answer.
@@ -498,13 +509,15 @@ class BalancingTransport(httpx.BaseTransport):
                 while True:
                     step = journey.next()
                     if isinstance(step, float):
+                        slept = clock.monotonic()
                         clock.sleep(step, journey.ticket.bell)
+                        journey.waited += clock.monotonic() - slept
                     elif isinstance(step, httpx.Response):
-                        return step
+                        return journey.handed(step)
                     else:
                         answer = self._attempt(journey, step)
                         if answer is not None:
-                            return answer
+                            return journey.handed(answer)
             finally:
                 journey.leave()
 
@@ -589,13 +602,15 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
                 while True:
                     step = journey.next()
                     if isinstance(step, float):
+                        slept = clock.monotonic()
                         await clock.asleep(step, journey.ticket.bell)
+                        journey.waited += clock.monotonic() - slept
                     elif isinstance(step, httpx.Response):
-                        return step
+                        return journey.handed(step)
                     else:
                         answer = await self._attempt(journey, step)
                         if answer is not None:
-                            return answer
+                            return journey.handed(answer)
             finally:
                 journey.leave()
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from aoai_fallbacks._wire import go_duration
 from aoai_fallbacks.emulator import DeploymentConfig, Emulator, Resource, run_emulator
-from aoai_fallbacks.emulator._wire import go_duration
 from aoai_fallbacks.testing import FakeClock
 
 from ._support import API_VERSION, DEPLOYMENT, HELLO

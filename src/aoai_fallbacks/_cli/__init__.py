@@ -26,6 +26,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "watch the balancer beat the seed recipe on the emulator",
     ),
     "bench": ("aoai_fallbacks._cli.bench.command", "benchmark every approach side by side"),
+    "serve": (
+        "aoai_fallbacks._cli.serve",
+        "serve one Azure OpenAI-compatible endpoint in front of every backend",
+    ),
 }
 
 

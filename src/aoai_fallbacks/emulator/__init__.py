@@ -26,11 +26,11 @@ other's operations with Azure's 400 `OperationNotSupported`.
 
 from __future__ import annotations
 
+from aoai_fallbacks._wire import CONTENT_FILTER_TRIGGER
 from aoai_fallbacks.emulator._deployment import DeploymentConfig, DeploymentStats
 from aoai_fallbacks.emulator._emulator import Emulator, run_emulator
 from aoai_fallbacks.emulator._faults import Faults
 from aoai_fallbacks.emulator._resource import Resource
-from aoai_fallbacks.emulator._wire import CONTENT_FILTER_TRIGGER
 
 __all__ = [
     "CONTENT_FILTER_TRIGGER",

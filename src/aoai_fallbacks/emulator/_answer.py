@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from aoai_fallbacks._wire import filter_results
 from aoai_fallbacks.emulator._content import (
     answer_text,
     json_object,
@@ -30,7 +31,6 @@ from aoai_fallbacks.emulator._content import (
 from aoai_fallbacks.emulator._prompt import Prompt
 from aoai_fallbacks.emulator._request import ChatRequest
 from aoai_fallbacks.emulator._tokens import CHARS_PER_TOKEN, text_tokens
-from aoai_fallbacks.emulator._wire import filter_results
 
 SYSTEM_FINGERPRINT = "fp_emulator"
 

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from aoai_fallbacks.emulator import _wire as wire
+from aoai_fallbacks import _wire as wire
 from aoai_fallbacks.emulator._answer import Choice, choose, completion, stream_chunks
 from aoai_fallbacks.emulator._content import new_id
 from aoai_fallbacks.emulator._deployment import Deployment

@@ -29,9 +29,9 @@ import sys
 import threading
 from contextlib import ExitStack, suppress
 
+from aoai_fallbacks._wire import REMAINING_DIALECTS, RETRY_AFTER_DIALECTS
 from aoai_fallbacks.emulator._deployment import DeploymentConfig
 from aoai_fallbacks.emulator._quota import REQUEST_WINDOWS
-from aoai_fallbacks.emulator._wire import REMAINING_DIALECTS, RETRY_AFTER_DIALECTS
 
 DEFAULT_DEPLOYMENT = "gpt-35-turbo"
 

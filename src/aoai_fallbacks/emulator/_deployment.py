@@ -7,6 +7,12 @@ import threading
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, get_args
 
+from aoai_fallbacks._wire import (
+    REMAINING_DIALECTS,
+    RETRY_AFTER_DIALECTS,
+    Remaining,
+    RetryAfter,
+)
 from aoai_fallbacks.emulator._faults import Faults
 from aoai_fallbacks.emulator._quota import (
     REQUEST_WINDOW_SECONDS,
@@ -14,12 +20,6 @@ from aoai_fallbacks.emulator._quota import (
     MonotonicClock,
     Quota,
     default_rpm,
-)
-from aoai_fallbacks.emulator._wire import (
-    REMAINING_DIALECTS,
-    RETRY_AFTER_DIALECTS,
-    Remaining,
-    RetryAfter,
 )
 
 Kind = Literal["chat", "embeddings"]

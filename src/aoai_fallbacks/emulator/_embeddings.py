@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aoai_fallbacks.emulator import _wire as wire
+from aoai_fallbacks import _wire as wire
 from aoai_fallbacks.emulator._request import InvalidRequest, body_object, integer, optional
 from aoai_fallbacks.emulator._tokens import text_tokens
 

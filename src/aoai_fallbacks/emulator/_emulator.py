@@ -144,7 +144,15 @@ def run_emulator(
             )
             resource.endpoint = f"http://{HOST}:{sock.getsockname()[1]}"
             members.append(resource)
-        server = ServerThread(members, sockets)
+        from aoai_fallbacks.emulator._app import build_app
+
+        def release_hanging() -> None:
+            for member in members:
+                member.closing.set()
+
+        server = ServerThread(
+            [build_app(member) for member in members], sockets, on_stop=release_hanging
+        )
         server.start()
         stack.callback(server.stop)
         yield Emulator(members)

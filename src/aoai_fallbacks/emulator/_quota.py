@@ -31,8 +31,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from aoai_fallbacks._wire import RetryAfter, whole_seconds
 from aoai_fallbacks.emulator._neighbour import Neighbour
-from aoai_fallbacks.emulator._wire import RetryAfter, whole_seconds
 
 REQUEST_WINDOW_SECONDS = 10.0
 REQUEST_WINDOWS = (1.0, REQUEST_WINDOW_SECONDS)

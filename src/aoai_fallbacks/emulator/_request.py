@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aoai_fallbacks.emulator import _wire as wire
+from aoai_fallbacks import _wire as wire
 from aoai_fallbacks.emulator._schema import MAX_SUBSCHEMAS, Schema, SchemaError, check_schema
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})

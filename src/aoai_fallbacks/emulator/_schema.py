@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from aoai_fallbacks.emulator._wire import type_name
+from aoai_fallbacks._wire import type_name
 
 TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
 MAX_SUBSCHEMAS = 10_000

@@ -1,6 +1,7 @@
-"""Serve every resource from one background thread: one event loop, one uvicorn server per port.
+"""Serve ASGI apps from one background thread: one event loop, one uvicorn server per port.
 
-Tests start many emulators, so starting and stopping must be cheap: the ports
+It runs every resource of an emulator, and the proxy in front of them in the
+tests and benchmarks. Tests start many, so starting and stopping must be cheap: the ports
 are bound up front (port 0 lets the kernel pick free ones, so there is no race
 to find them), the servers start in a thread that is ready as soon as every
 one of them listens, and stopping releases hanging requests at once instead of
@@ -12,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
+from typing import Any
 
 import uvicorn
-
-from aoai_fallbacks.emulator._app import build_app
-from aoai_fallbacks.emulator._resource import Resource
 
 HOST = "127.0.0.1"
 _START_TIMEOUT = 10.0
@@ -45,15 +44,25 @@ def bind(port: int) -> socket.socket:
 
 
 class ServerThread:
-    """Runs the resources' servers on one loop in a daemon thread, from `start()` to `stop()`."""
+    """Runs one server per app on one loop in a daemon thread, from `start()` to `stop()`.
 
-    def __init__(self, resources: Sequence[Resource], sockets: Sequence[socket.socket]) -> None:
-        self._resources = list(resources)
+    `on_stop` runs on that loop when stopping begins: the emulator releases
+    its hanging requests there, so none waits out the graceful shutdown.
+    """
+
+    def __init__(
+        self,
+        apps: Sequence[Any],
+        sockets: Sequence[socket.socket],
+        *,
+        on_stop: Callable[[], None] | None = None,
+    ) -> None:
+        self._on_stop = on_stop
         self._sockets = list(sockets)
         self._servers = [
             uvicorn.Server(
                 uvicorn.Config(
-                    build_app(resource),
+                    app,
                     lifespan="off",
                     log_config=None,
                     log_level="warning",
@@ -61,12 +70,12 @@ class ServerThread:
                     timeout_graceful_shutdown=1,
                 )
             )
-            for resource in self._resources
+            for app in apps
         ]
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="aoai-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="aoai-servers", daemon=True)
 
     def _run(self) -> None:
         try:
@@ -86,7 +95,7 @@ class ServerThread:
             done = [task for task in tasks if task.done()]
             if done:
                 done[0].result()  # a server that stopped before starting: raise why
-                raise RuntimeError("an emulator server exited before it started")
+                raise RuntimeError("a server exited before it started")
             await asyncio.sleep(0.001)
         self._ready.set()
         await asyncio.gather(*tasks)
@@ -94,16 +103,15 @@ class ServerThread:
     def start(self) -> None:
         self._thread.start()
         if not self._ready.wait(_START_TIMEOUT):
-            raise RuntimeError("the emulator did not start in time")
+            raise RuntimeError("the servers did not start in time")
         if self._failure is not None:
-            raise RuntimeError("the emulator failed to start") from self._failure
+            raise RuntimeError("the servers failed to start") from self._failure
 
     def stop(self) -> None:
         loop = self._loop
-        if loop is not None:
-            for resource in self._resources:
-                with suppress(RuntimeError):  # the loop already ended: nothing hangs
-                    loop.call_soon_threadsafe(resource.closing.set)
+        if loop is not None and self._on_stop is not None:
+            with suppress(RuntimeError):  # the loop already ended: nothing hangs
+                loop.call_soon_threadsafe(self._on_stop)
         for server in self._servers:
             server.should_exit = True
         self._thread.join(_STOP_TIMEOUT)

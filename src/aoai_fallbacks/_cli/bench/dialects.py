@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from aoai_fallbacks.emulator import DeploymentConfig
 
 if TYPE_CHECKING:
-    from aoai_fallbacks.emulator._wire import Remaining, RetryAfter
+    from aoai_fallbacks._wire import Remaining, RetryAfter
 
 __all__ = ["DIALECTS", "Dialect", "parse_dialects"]
 
