@@ -46,9 +46,7 @@ class Running:
         """An ordinary Azure OpenAI client of the proxy, as an app in any language would hold."""
         options.setdefault("api_key", KEY)
         options.setdefault("max_retries", 0)
-        return openai.AzureOpenAI(
-            azure_endpoint=self.url, api_version=API_VERSION, **options
-        )
+        return openai.AzureOpenAI(azure_endpoint=self.url, api_version=API_VERSION, **options)
 
     def served(self, resource: int, deployment: str = CHAT) -> int:
         """Requests resource `resource` (0-based) served for `deployment`."""

@@ -13,7 +13,7 @@ import pytest
 from aoai_fallbacks.emulator import DeploymentConfig
 from aoai_fallbacks.transport import BACKEND_HEADER
 
-from ._support import API_VERSION, CHAT, KEY, MESSAGES, Running, running_proxy
+from ._support import API_VERSION, CHAT, KEY, MESSAGES, running_proxy
 
 pytestmark = pytest.mark.integration
 
@@ -73,18 +73,16 @@ def test_with_every_backend_throttled_the_client_gets_a_429_saying_when() -> Non
 def test_a_stream_cut_midway_ends_unfinished_for_the_client() -> None:
     with running_proxy(resources=1) as proxy:
         proxy.emulator.resources[0].set_faults(CHAT, drop_after_chunks=2)
-        lines = []
-        with (
-            pytest.raises(httpx.RemoteProtocolError),
-            httpx.stream(
-                "POST",
-                proxy.url + CLASSIC,
-                json={"messages": MESSAGES, "stream": True, "max_tokens": 50},
-                headers={"api-key": KEY},
-            ) as response,
-        ):
+        lines: list[str] = []
+        with httpx.stream(
+            "POST",
+            proxy.url + CLASSIC,
+            json={"messages": MESSAGES, "stream": True, "max_tokens": 50},
+            headers={"api-key": KEY},
+        ) as response:
             assert response.status_code == 200
-            lines.extend(line for line in response.iter_lines() if line)
+            with pytest.raises(httpx.RemoteProtocolError):
+                lines.extend(line for line in response.iter_lines() if line)
         assert 1 <= len(lines) <= 2
         assert "data: [DONE]" not in lines
         assert proxy.balancer.snapshot()[0].state != "available"  # cooled, like a failure

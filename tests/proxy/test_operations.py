@@ -36,7 +36,12 @@ def test_status_is_behind_the_key_and_holds_no_secret(proxy: Running) -> None:
     proxy.client().chat.completions.create(model=CHAT, messages=MESSAGES)
     response = httpx.get(f"{proxy.url}/status", headers={"api-key": KEY})
     status = response.json()
-    assert [b["name"] for b in status["backends"]] == ["01", "02", "01-embeddings", "02-embeddings"]
+    assert [b["name"] for b in status["backends"]] == [
+        "01",
+        "02",
+        "01-embeddings",
+        "02-embeddings",
+    ]
     assert sum(b["served"] for b in status["backends"]) >= 1
     assert status["store"] is None
     for resource in proxy.emulator.resources:
@@ -79,7 +84,9 @@ def test_one_access_line_per_request_without_keys_or_query(
     with caplog.at_level(logging.INFO, logger="aoai_fallbacks.proxy"):
         proxy.client().chat.completions.create(model=CHAT, messages=MESSAGES)
         httpx.get(f"{proxy.url}/status", headers={"api-key": "wrong-key-wrong-key-wrong"})
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "aoai_fallbacks.proxy"]
+    lines = [
+        json.loads(r.getMessage()) for r in caplog.records if r.name == "aoai_fallbacks.proxy"
+    ]
     assert [(line["method"], line["status"]) for line in lines] == [("POST", 200), ("GET", 401)]
     chat = lines[0]
     assert chat["path"] == f"/openai/deployments/{CHAT}/chat/completions"
