@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from aoai_fallbacks.config import Backend
 
-__all__ = ["Fact", "Sink", "Store", "deployment_key"]
+__all__ = ["Fact", "Sink", "Store", "deployment_key", "object_key"]
 
 Fact = tuple[Any, ...]
 """``(kind, deployment key, *fields)``: see the module's docstring. JSON-serializable,
@@ -60,6 +60,11 @@ def deployment_key(backend: Backend) -> str:
     """
     text = f"{backend.endpoint.rstrip('/').lower()}\n{backend.deployment}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def object_key(object_id: str) -> str:
+    """The name of a stored response, file or batch in shared state: a hash of its id."""
+    return hashlib.sha256(object_id.encode()).hexdigest()[:24]
 
 
 class Sink(Protocol):
@@ -117,6 +122,19 @@ class Store(Protocol):
         the others' requests that fill it, and it is not counted. None too when
         the store cannot tell.
         """
+        ...
+
+    def own(self, object_key: str, key: str, seconds: float) -> None:
+        """Record that deployment `key` created the object `object_key`, for `seconds`.
+
+        Written at once (one round trip, for calls that create an object),
+        not queued: a client may name the object to another process straight
+        after. Never raises.
+        """
+        ...
+
+    def owner(self, object_key: str) -> str | None:
+        """The deployment key that created `object_key`; None if unknown or unreachable."""
         ...
 
     def unclaim(self, origin: str, key: str) -> None:

@@ -31,9 +31,9 @@ from aoai_fallbacks._classify import Outcome, Verdict
 from aoai_fallbacks._clock import SYSTEM_CLOCK, Bell, Clock
 from aoai_fallbacks._health import PROBE_POLL, BackendHealth, HealthSettings, State
 from aoai_fallbacks._log import logger
-from aoai_fallbacks._owners import Owners
+from aoai_fallbacks._owners import REMEMBERED_FOR, Owners
 from aoai_fallbacks._policy import Choice, Entry, SelectionPolicy, Wait
-from aoai_fallbacks._store import Fact, Store, deployment_key
+from aoai_fallbacks._store import Fact, Store, deployment_key, object_key
 from aoai_fallbacks._window import LONG
 
 if TYPE_CHECKING:
@@ -231,14 +231,9 @@ class Balancer:
         # Requests this balancer sent lately: what it writes again to a restarted store.
         self._ours: deque[tuple[Entry, float]] = deque()
         if store == "environment":
-            from aoai_fallbacks.config import load_redis_url
+            from aoai_fallbacks.redis_store import environment_store
 
-            url = load_redis_url()
-            store = None
-            if url is not None:
-                from aoai_fallbacks.redis_store import shared_store
-
-                store = shared_store(url)
+            store = environment_store()
         self.store: Store | None = store
         if store is not None:
             store.attach(self)
@@ -421,6 +416,26 @@ class Balancer:
     def _tell(self, facts: list[Fact], now: float) -> None:
         if self.store is not None:
             self.store.tell(self.origin, facts, now + self._wall)
+
+    def created(self, object_id: str, backend: Backend) -> None:
+        """`backend` created `object_id`: calls naming it go to its resource, from any process."""
+        self.owners.remember(object_id, backend.name)
+        if self.store is not None:
+            self.store.own(object_key(object_id), self._keys[backend.name], REMEMBERED_FOR)
+
+    def creator(self, object_id: str) -> str | None:
+        """The name of the backend that created `object_id`, or None if no one knows.
+
+        This process's memory first; then the store's, when another process
+        (another proxy worker) made it.
+        """
+        name = self.owners.owner(object_id)
+        if name is None and self.store is not None:
+            entries = self._by_key.get(self.store.owner(object_key(object_id)) or "")
+            if entries:
+                name = entries[0].backend.name
+                self.owners.remember(object_id, name)
+        return name
 
     def leave(self, ticket: Ticket) -> None:
         """The request is done (answered, failed or cancelled): out of line if it was in it."""

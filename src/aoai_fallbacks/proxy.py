@@ -39,6 +39,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
@@ -64,6 +65,7 @@ from aoai_fallbacks.transport import BACKEND_HEADER, WAITED, AsyncBalancingTrans
 if TYPE_CHECKING:
     from aoai_fallbacks._metrics import ProxyMetrics
     from aoai_fallbacks.balancer import Balancer
+    from aoai_fallbacks.config import Pool
 
 __all__ = ["DEFAULT_MAX_BODY", "Proxy", "ProxySettings", "from_environment", "load_proxy_settings"]
 
@@ -107,6 +109,13 @@ _NOT_RETURNED = frozenset(
 )
 _METHODS = ("GET", "POST", "DELETE")
 _JSON_TYPES = (b"application/json", b"")  # the SDKs send JSON; a bare POST is read as JSON too
+_OPERATIONS: dict[str, wire.Operation] = {
+    "chat completions": "chat",
+    "completions": "chat",
+    "responses": "responses",
+    "embeddings": "embeddings",
+}
+"""A balanced route's operation, as Azure's ``OperationNotSupported`` names it."""
 _CLIENT_CLOSED = 499  # nginx's code for "the client went away first": logged, never sent
 
 
@@ -197,6 +206,11 @@ class Proxy:
             self.settings.aliases
         )
         """The deployment names clients may send."""
+        self._by_pool: dict[str, frozenset[str]] = {}
+        for backend in balancer.backends:
+            self._by_pool[backend.pool] = self._by_pool.get(backend.pool, frozenset()) | {
+                backend.deployment
+            }
         self._transport = AsyncBalancingTransport(balancer)
         self.metrics: ProxyMetrics = ProxyMetrics(balancer)
         self._plain: dict[str, Callable[[Scope, Send], Awaitable[int]]] = {
@@ -276,12 +290,10 @@ class Proxy:
             if allowed:  # inference asked with the wrong method; other refusals say why below
                 return await _method_not_allowed(send, method, allowed), None, None
         classic = _CLASSIC.match(path)
-        if (
-            classic is not None
-            and found.names_deployment
-            and classic["name"] not in self.deployments
-        ):
-            return await _answer(send, *wire.deployment_not_found()), None, None
+        if classic is not None and found.names_deployment:
+            refusal = self._refuse_name(classic["name"], found.pool, found.operation)
+            if refusal is not None:
+                return await _answer(send, *refusal), None, None
         try:
             body = await _read_body(receive, headers, self.settings.max_body)
         except _TooLarge:
@@ -298,9 +310,10 @@ class Proxy:
                 and path.startswith(_V1)
                 and isinstance(document, dict)
                 and isinstance(document.get("model"), str)
-                and document["model"] not in self.deployments
             ):
-                return await _answer(send, *wire.deployment_not_found()), None, None
+                refusal = self._refuse_name(document["model"], found.pool, found.operation)
+                if refusal is not None:
+                    return await _answer(send, *refusal), None, None
         request = httpx.Request(
             method,
             _UPSTREAM + (scope.get("raw_path") or path.encode()).decode("latin-1") + _query(scope),
@@ -346,6 +359,19 @@ class Proxy:
                     await response.aclose()
             group.cancel_scope.cancel()
         return (_CLIENT_CLOSED if gone else status), backend, waited
+
+    def _refuse_name(self, name: str, pool: Pool, operation: str) -> tuple[int, Any] | None:
+        """Azure's answer to a deployment name the request cannot use; None if it can.
+
+        An alias serves every operation; a configured name, the operations of
+        its own pool (a chat deployment asked for embeddings is a 400, as on
+        Azure); any other name is a 404 ``DeploymentNotFound``.
+        """
+        if name in self._by_pool.get(pool, ()) or name in self.settings.aliases:
+            return None
+        if name in self.deployments:
+            return wire.operation_not_supported(_OPERATIONS.get(operation, "chat"), name)
+        return wire.deployment_not_found()
 
     def _authorized(self, headers: Iterable[tuple[bytes, bytes]]) -> bool:
         if not self._keys:
@@ -394,6 +420,7 @@ class Proxy:
                 "backends": [asdict(status) for status in self.balancer.snapshot()],
                 "waiting": self.balancer.waiting,
                 "deployments": sorted(self.deployments),
+                "process": os.getpid(),  # which worker answered
                 "store": None
                 if store is None
                 else {"kind": type(store).__name__, "up": getattr(store, "up", True)},
@@ -495,14 +522,17 @@ def _bad_gateway(error: BaseException) -> tuple[int, dict[str, Any]]:
     return 502, {"error": {"code": "BadGateway", "message": message}}
 
 
-def from_environment() -> Proxy:
-    """The proxy `aoai-fallbacks serve` runs in each worker, configured by the environment.
+def from_environment(*, dotenv: bool = True) -> Proxy:
+    """A proxy configured as every face is: backends, ``AOAI_REDIS_URL`` and ``AOAI_PROXY_*``.
 
-    Backends, ``AOAI_REDIS_URL`` and ``AOAI_PROXY_*`` are read from the
-    environment and ``.env`` as every face reads them. A uvicorn factory:
-    each worker process builds its own, sharing what it learns only through
-    the Redis store, when one is configured.
+    Read from the environment and, with `dotenv`, a ``.env`` file. A uvicorn
+    factory (``uvicorn --factory aoai_fallbacks.proxy:from_environment``):
+    each worker process builds its own, and shares what it learns only
+    through the Redis store, when one is configured.
     """
     from aoai_fallbacks.balancer import Balancer
+    from aoai_fallbacks.config import load_backends
+    from aoai_fallbacks.redis_store import environment_store
 
-    return Proxy(Balancer(), load_proxy_settings())
+    balancer = Balancer(load_backends(dotenv=dotenv), store=environment_store(dotenv=dotenv))
+    return Proxy(balancer, load_proxy_settings(dotenv=dotenv))

@@ -14,7 +14,10 @@ How (see `aoai_fallbacks._store` for the facts themselves):
   publishes it on one channel. A listener thread applies what the others
   publish. So a request reads local memory only, whatever Redis does; the one
   exception is the probe of a recovering backend, claimed with an atomic
-  ``SET NX PX`` so that one process at a time probes it.
+  ``SET NX PX`` so that one process at a time probes it. A stored response,
+  file or batch created through one process is recorded at once (one ``SET``
+  as it is created) and looked up by another only when it does not know the
+  id itself, so any process, or proxy worker, finds its resource.
 * **Kept as keys, for those who join later.** Each fact also lands in keys
   that expire with it: a cooldown as a key that expires when the cooldown
   does (a later 429 extends it, never shortens it), circuits and
@@ -22,7 +25,8 @@ How (see `aoai_fallbacks._store` for the facts themselves):
   window for an hour, and the requests of the last window and those in
   flight in sorted sets trimmed as they age. A process that starts, or
   reconnects, reads them before it listens.
-* **Named by hash.** Keys are ``{prefix}:{hash of endpoint and deployment}:...``:
+* **Named by hash.** Keys are ``{prefix}:{hash of endpoint and deployment}:...``
+  (``{prefix}:{hash of the id}:owner`` for an object's creator):
   no endpoint, key or secret is written to Redis. `prefix` separates apps
   that share one Redis.
 * **Redis trouble fails no request.** An error or a reply slower than
@@ -46,7 +50,8 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aoai_fallbacks._log import logger, register_secret
@@ -57,7 +62,7 @@ from aoai_fallbacks.errors import ConfigError
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["RedisStore", "shared_store"]
+__all__ = ["RedisStore", "environment_store", "shared_store"]
 
 OUTBOX = 10_000
 """Batches of facts queued for Redis, at most: when it is slow the oldest are dropped
@@ -228,6 +233,25 @@ class RedisStore:
 
     def unclaim(self, origin: str, key: str) -> None:
         self.tell(origin, (("unclaim", key),), time.time())
+
+    def own(self, object_key: str, key: str, seconds: float) -> None:
+        """``SET owner key PX``: at once, so another process can be asked for it next."""
+        if not self._up:
+            return
+        try:
+            self._redis.set(self._key(object_key, "owner"), key, px=int(seconds * 1000))
+        except self._errors as error:
+            self._down(error)
+
+    def owner(self, object_key: str) -> str | None:
+        if not self._up:
+            return None
+        try:
+            value = self._redis.get(self._key(object_key, "owner"))
+        except self._errors as error:
+            self._down(error)
+            return None
+        return None if value is None else str(value)
 
     def close(self) -> None:
         """Stop the threads and close the connections (queued facts are sent first)."""
@@ -480,6 +504,19 @@ def where(client: redis.Redis) -> str:
 _stores: weakref.WeakSet[RedisStore] = weakref.WeakSet()
 _shared: dict[tuple[str, str], RedisStore] = {}
 _shared_lock = threading.Lock()
+
+
+def environment_store(
+    environ: Mapping[str, str] | None = None, *, dotenv: str | Path | bool = True
+) -> RedisStore | None:
+    """The shared store ``AOAI_REDIS_URL`` names, or None when it is unset.
+
+    `environ` and `dotenv` as for `aoai_fallbacks.config.load_backends`.
+    """
+    from aoai_fallbacks.config import load_redis_url
+
+    url = load_redis_url(environ, dotenv=dotenv)
+    return None if url is None else shared_store(url)
 
 
 def shared_store(url: str, prefix: str | None = None) -> RedisStore:

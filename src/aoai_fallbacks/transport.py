@@ -41,7 +41,7 @@ Each request is routed first (`aoai_fallbacks._routes`): chat completions
 and Responses are balanced over the chat deployments, embeddings over the
 embedding deployments; a call naming a stored response, a file or a batch
 goes once, unbalanced, to the resource that created it (the balancer
-remembers which, `Balancer.owners`), as does a new response that continues
+remembers which, `Balancer.created`, and shares it through the store), as does a new response that continues
 one (``previous_response_id``); a call that creates such an object goes to a
 backend the policy picks. Anything else is refused with `UnroutableError`
 before a byte is sent.
@@ -185,7 +185,7 @@ class _Journey:
     def _owner(self, object_id: str) -> Backend:
         """The backend that created `object_id` (with one resource, that one); else refused."""
         backends = self.balancer.backends
-        name = self.balancer.owners.owner(object_id)
+        name = self.balancer.creator(object_id)
         owner = next((b for b in backends if b.name == name), None)
         if owner is None and len({b.endpoint for b in backends}) == 1:
             owner = backends[0]  # one resource holds everything: nothing to guess
@@ -208,7 +208,7 @@ class _Journey:
         if self.remembers:
             created = created_id(body)
             if created is not None:
-                self.balancer.owners.remember(created, backend.name)
+                self.balancer.created(created, backend)
 
     def handed(self, response: httpx.Response) -> httpx.Response:
         """The answer handed up, with the seconds this request waited (`WAITED`)."""

@@ -107,6 +107,19 @@ def test_an_unknown_deployment_is_azures_404_on_both_apis(http: httpx.Client) ->
     assert error_of(v1)["code"] == "DeploymentNotFound"
 
 
+def test_a_deployment_of_the_other_pool_is_azures_operation_not_supported(
+    http: httpx.Client,
+) -> None:
+    chat_on_embeddings = http.post(CLASSIC.replace(CHAT, EMBEDDING), content=BODY)
+    assert chat_on_embeddings.status_code == 400
+    assert error_of(chat_on_embeddings)["code"] == "OperationNotSupported"
+    embeddings_on_chat = http.post(
+        "/openai/v1/embeddings", content=json.dumps({"model": CHAT, "input": "one"})
+    )
+    assert embeddings_on_chat.status_code == 400
+    assert error_of(embeddings_on_chat)["code"] == "OperationNotSupported"
+
+
 def test_an_unknown_name_raises_the_sdks_not_found(proxy: Running) -> None:
     with pytest.raises(openai.NotFoundError) as raised:
         proxy.client().chat.completions.create(model="gpt-5-nowhere", messages=MESSAGES)

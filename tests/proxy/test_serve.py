@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 
 from aoai_fallbacks._cli import main
@@ -115,8 +116,24 @@ def test_a_missing_env_file_or_a_bad_setting_is_one_clear_line(
     error = capsys.readouterr().err
     assert "did you mean AOAI_PROXY_KEYS?" in error
     assert "typo-typo" not in error
-    for name in emulator.env():
-        monkeypatch.delenv(name, raising=False)  # load_dotenv put them in the environment
+    assert "AOAI_ENDPOINT_01" not in os.environ  # nothing handed on from a bad configuration
+
+
+def test_the_env_file_replaces_dot_env_for_every_worker(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text(
+        f"AOAI_ENDPOINT_03={emulator.resources[0].endpoint}\nAOAI_KEY_03=another-key-1234567890\n"
+    )
+    env_file = tmp_path / "proxy.env"
+    env_file.write_text(
+        "\n".join(f"{k}={v}" for k, v in environment(emulator).items() if k.startswith("AOAI_"))
+    )
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("AOAI_")}
+    with serve(bare, tmp_path, "--env-file", str(env_file)) as (url, _):
+        for _ in range(6):
+            status = httpx.get(f"{url}/status", headers={"api-key": KEY}).json()
+            assert [b["name"] for b in status["backends"]] == ["01", "02"]
 
 
 def test_shutdown_lets_a_request_in_flight_finish(emulator: Emulator, tmp_path: Path) -> None:
@@ -164,6 +181,17 @@ def test_workers_share_what_they_learn_through_redis(
             response = ask(url)
             assert response.status_code == 200
             assert response.headers[BACKEND_HEADER] == "02"
-        status = httpx.get(f"{url}/status", headers={"api-key": KEY}).json()
-        assert status["store"] == {"kind": "RedisStore", "up": True}
+        # A stored response made through one worker is found through every other.
+        workers = set()
+        with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0)) as fresh:
+            v1 = openai.OpenAI(
+                base_url=f"{url}/openai/v1/", api_key=KEY, http_client=fresh, max_retries=0
+            )
+            made = v1.responses.create(model=CHAT, input="Hello")
+            for _ in range(20):
+                assert v1.responses.retrieve(made.id).id == made.id
+                status = fresh.get(f"{url}/status", headers={"api-key": KEY}).json()
+                assert status["store"] == {"kind": "RedisStore", "up": True}
+                workers.add(status["process"])
+        assert len(workers) == 2
     assert emulator.resources[0].stats(CHAT).requests == 0

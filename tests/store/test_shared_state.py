@@ -253,3 +253,30 @@ def test_a_url_password_never_appears_in_reprs_or_logs(
     assert password not in repr(store)
     assert password not in caplog.text
     assert "failed" in caplog.text
+
+
+def test_the_creator_of_an_object_is_known_to_every_process_at_once(
+    make_balancer: MakeBalancer, make_store: MakeStore, backends: list[Backend], redis_url: str
+) -> None:
+    one, other = make_balancer(backends), make_balancer(backends)
+    one.created("resp_abc123", one.backends[1])
+    assert other.creator("resp_abc123") == "02"  # no waiting: it was written as it was made
+    assert other.owners.owner("resp_abc123") == "02"  # and is kept here from now on
+    assert other.creator("resp_nobody_made") is None
+    alone = make_balancer(backends, store=None)
+    assert alone.creator("resp_abc123") is None
+    # Only a hash of the id is written, and the deployment's hashed name.
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    (key,) = client.keys("*:owner")
+    assert "resp_abc123" not in key
+    assert client.get(key) in one.deployment_keys()
+
+
+def test_a_redis_that_is_down_knows_no_creator_and_fails_nothing(
+    make_balancer: MakeBalancer, make_store: MakeStore, backends: list[Backend]
+) -> None:
+    one = make_balancer(backends, store=make_store(url=f"redis://127.0.0.1:{free_port()}"))
+    one.created("resp_abc123", one.backends[0])  # the write fails: remembered here only
+    assert one.creator("resp_abc123") == "01"
+    other = make_balancer(backends, store=make_store(url=f"redis://127.0.0.1:{free_port()}"))
+    assert other.creator("resp_abc123") is None

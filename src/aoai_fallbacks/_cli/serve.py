@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aoai_fallbacks.config import _is_loopback
 from aoai_fallbacks.errors import ConfigError
+
+if TYPE_CHECKING:
+    from aoai_fallbacks.proxy import Proxy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--env-file",
         type=Path,
         metavar="FILE",
-        help="read AOAI_* variables from FILE (the real environment wins); default: .env",
+        help="read AOAI_* variables from FILE instead of .env (the real environment wins)",
     )
     parser.add_argument(
         "--workers", type=_positive_int, default=1, help="worker processes (share state via Redis)"
@@ -46,7 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="on shutdown, how long requests in flight may take to finish",
     )
     parser.add_argument(
-        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="info logs one line per request (logger aoai_fallbacks.proxy)",
     )
 
 
@@ -80,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"aoai-fallbacks serve: {error}", file=sys.stderr)
         return 2
     uvicorn.run(
-        "aoai_fallbacks.proxy:from_environment",
+        "aoai_fallbacks._cli.serve:worker_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -95,31 +103,42 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> None:
-    """Read the whole configuration once, here, so a mistake is one clear line, not N workers'."""
-    from dotenv import load_dotenv
+def worker_app() -> Proxy:
+    """What each uvicorn worker serves: the environment `_check` prepared, and no ``.env``."""
+    from aoai_fallbacks.proxy import from_environment
 
-    from aoai_fallbacks.config import load_backends, load_redis_url
+    return from_environment(dotenv=False)
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Read the whole configuration once, here, so a mistake is one clear line, not N workers'.
+
+    The variables found (the environment over ``--env-file``, or over
+    ``.env``) are put in the environment the workers inherit, and they read
+    nothing else: a ``.env`` beside an ``--env-file`` adds nothing.
+    """
+    from aoai_fallbacks.balancer import Balancer
+    from aoai_fallbacks.config import load_backends, load_redis_url, read_environment
     from aoai_fallbacks.proxy import Proxy, load_proxy_settings
 
-    if args.env_file is not None:
-        if not args.env_file.is_file():
-            raise ConfigError(f"--env-file {args.env_file} does not exist")
-        load_dotenv(args.env_file, override=False)  # into the environment the workers inherit
-    backends = load_backends()
-    settings = load_proxy_settings()
-    redis = load_redis_url()
+    if args.env_file is not None and not args.env_file.is_file():
+        raise ConfigError(f"--env-file {args.env_file} does not exist")
+    environ = read_environment(dotenv=args.env_file or True)
+    backends = load_backends(environ, dotenv=False)
+    settings = load_proxy_settings(environ, dotenv=False)
+    redis = load_redis_url(environ, dotenv=False)
     if not settings.keys and not _is_loopback(args.host):
         raise ConfigError(
             f"--host {args.host} is reachable from other machines but AOAI_PROXY_KEYS is not "
             "set: anyone could spend the backends' quota. Set AOAI_PROXY_KEYS, or serve on "
             "127.0.0.1"
         )
+    Proxy(Balancer(backends, store=None), settings)  # the checks a worker would make
     if args.workers > 1 and redis is None:
         logging.getLogger("aoai_fallbacks").warning(
             "%d workers without AOAI_REDIS_URL: each learns the backends' limits alone",
             args.workers,
         )
-    from aoai_fallbacks.balancer import Balancer
-
-    Proxy(Balancer(backends, store=None), settings)  # the checks a worker would make
+    for name, value in environ.items():
+        if name.startswith("AOAI_"):
+            os.environ.setdefault(name, value)
