@@ -193,8 +193,9 @@ class _Journey:
             raise self._unroutable(
                 f"aoai-fallbacks does not know which resource holds {object_id!r}: it "
                 f"remembers the objects created through this balancer, in this process (the "
-                f"last {MAX_REMEMBERED:,}, for up to {REMEMBERED_FOR / 86400:g} days); create "
-                "it through the same balancer, or call its resource with a plain client",
+                f"last {MAX_REMEMBERED:,}, for up to {REMEMBERED_FOR / 86400:g} days) and, with "
+                "AOAI_REDIS_URL, through every balancer sharing that Redis; create it through "
+                "one of them, or call its resource with a plain client",
                 "UnknownObject",
             )
         return owner
