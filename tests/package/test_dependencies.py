@@ -89,7 +89,7 @@ def test_every_library_the_code_imports_is_declared() -> None:
 
 def test_the_all_extra_brings_no_development_tool() -> None:
     assert requirements("all") & DEVELOPMENT_TOOLS == set()
-    extras = ("server", "entra", "bench", "redis", "otel")
+    extras = ("server", "entra", "bench", "redis", "otel", "proxy")
     assert requirements("all") == set().union(*(requirements(extra) for extra in extras))
 
 
