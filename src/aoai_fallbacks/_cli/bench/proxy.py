@@ -420,7 +420,10 @@ async def _measure(setup: ProxySetup, direct: _Target, proxied: _Target, pid: in
                     latencies[target.name].append(time.perf_counter() - started)
         rates = []
         for target in (direct, proxied):
-            print(f"  {setup.requests} requests {target.name}, {setup.concurrency} at once ...")
+            print(
+                f"  {setup.requests} requests {target.name}, {setup.concurrency} at once ...",
+                flush=True,
+            )
             rates.append(
                 await _throughput(client, target, body, setup, None if target is direct else pid)
             )
