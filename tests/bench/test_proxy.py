@@ -14,7 +14,20 @@ from pathlib import Path
 import pytest
 
 from aoai_fallbacks._cli import main
-from aoai_fallbacks._cli.bench.proxy import _Streamed, _tally, quick_proxy_setup
+from aoai_fallbacks._cli.bench.closed import closed_metrics, full_closed_setup
+from aoai_fallbacks._cli.bench.dialects import parse_dialects
+from aoai_fallbacks._cli.bench.metrics import Attempts, ClosedMetrics, RequestRecord
+from aoai_fallbacks._cli.bench.proxy import (
+    PROXY_TARGETS,
+    Hop,
+    ProxyRun,
+    Streams,
+    Throughput,
+    _Streamed,
+    _tally,
+    proxy_targets,
+    quick_proxy_setup,
+)
 
 CHUNKS = ["a", "b", "c"]
 
@@ -38,6 +51,48 @@ def test_the_stream_check_counts_duplicated_missing_reordered_and_lost_chunks() 
     assert dict(found.errors) == {"RemoteProtocolError": 1, "HTTP 503": 1, "ConnectError": 1}
 
 
+def _loop(dialect: str, answered: int = 30, every: float = 1.0) -> ClosedMetrics:
+    """The closed loop on `dialect`: `answered` of 30 requests answered, 3 every `every`
+    seconds (1.0: all the capacity), the others cut at the bound."""
+    setup = full_closed_setup(requests=30)
+    records = [RequestRecord(i, 0.01 + i // 3 * every, 1.0) for i in range(answered)]
+    records += [RequestRecord(i, 0.0, None, "unfinished") for i in range(answered, 30)]
+    return closed_metrics(
+        setup, parse_dialects(dialect)[0], "any", records, Attempts(answered, answered)
+    )
+
+
+def _hop(rate: float, lost: int) -> Hop:
+    throughput = Throughput("proxy", 1_000, 0, 1_000 / rate, None, None, 0.5, 0.5, 1.0)
+    streams = Streams(500, 13, 500, 500 - lost, 0, 0, 0, ())
+    return Hop((0.001,), (0.002,), throughput, throughput, streams, (0.0, 0.0, 0.0))
+
+
+def test_the_targets_are_judged_from_the_numbers() -> None:
+    run = ProxyRun(
+        _hop(1_200.0, lost=0),
+        (
+            (_loop("ms"), _loop("ms")),
+            (_loop("seconds"), _loop("seconds", every=2.0)),  # half the capacity
+            (_loop("none"), _loop("none", answered=27)),  # 3 errors
+            (_loop("neighbour"), _loop("neighbour", every=2.0)),  # capacity not judged
+        ),
+    )
+    found = proxy_targets(run)
+    assert [t.text for t in found[:2]] == list(PROXY_TARGETS[:2])
+    assert [t.text for t in found[2:]] == [
+        f"{PROXY_TARGETS[2]} ({name})" for name in ("ms", "seconds", "none", "neighbour")
+    ]
+    assert [t.met for t in found] == [True, True, True, False, False, True]
+    assert found[3].measured.startswith("50.0% vs 100.0%")
+    assert found[4].measured.endswith("3 vs 0 errors")
+    assert "(not a target)" in found[5].measured
+
+    slow = proxy_targets(ProxyRun(_hop(900.0, lost=1), ()))
+    assert [t.met for t in slow] == [False, False]
+    assert slow[1].measured.startswith("500 asked: 1 lost")
+
+
 @pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_quick_proxy_run_accounts_for_every_request_and_stream(
@@ -53,6 +108,7 @@ def test_quick_proxy_run_accounts_for_every_request_and_stream(
     for measured in hop["throughput"]:
         assert (measured["requests"], measured["errors"]) == (setup.requests, 0), measured
     assert hop["throughput"][1]["proxy_cpu"] is not None  # read from /proc on Linux
+    assert hop["throughput"][0]["emulator_cpu"] is not None
     streams = hop["streams"]
     assert streams["expected_chunks"] > 2  # the filter chunk, the role chunk, content, finish
     assert streams["asked"] == streams["started"] == streams["completed"] == setup.streams
