@@ -12,7 +12,10 @@ with its own balancer, alone or sharing through Redis (a redis-server of the
 bench's own, killed and restarted mid-run in one variant); the balancer only.
 Embeddings (--workload embeddings): each resource with a chat and an embedding
 deployment, an ingestion job at twice the embedding quota beside chat at 70% of
-its quota, through one balancer, on each dialect. Each run gets a fresh emulator.
+its quota, through one balancer, on each dialect. Proxy (--workload proxy): what
+`aoai-fallbacks serve` adds to a request against an instant emulator (latency,
+throughput, streams), and the closed loop in process and through the proxy, on
+each dialect. Each run gets a fresh emulator.
 
 Prints markdown tables and writes them, with the raw metrics as JSON (each
 entry's "workload" says which) and a PNG plot of the open loop, to --out.
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from aoai_fallbacks._cli.bench.metrics import ClosedMetrics, RunMetrics
     from aoai_fallbacks._cli.bench.overhead import Overhead
     from aoai_fallbacks._cli.bench.processes import ProcessesRun, ProcessesSetup
+    from aoai_fallbacks._cli.bench.proxy import ProxySetup
     from aoai_fallbacks._cli.bench.scenarios import Setup
 
 __all__ = ["add_arguments", "run"]
@@ -69,17 +73,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workload",
-        choices=("open", "closed", "processes", "embeddings", "all"),
+        choices=("open", "closed", "processes", "embeddings", "proxy", "all"),
         default="open",
         help="open: Poisson arrivals per scenario (default); closed: N workers on every "
         "throttling dialect; processes: the closed loop in 1 and in 4 processes, with and "
         "without Redis; embeddings: embeddings at 200%% of their quota beside chat, one "
-        "balancer, on every dialect; all: open and closed",
+        "balancer, on every dialect; proxy: what aoai-fallbacks serve adds to a request, and "
+        "the closed loop in process and through it, on every dialect; all: open and closed",
     )
     parser.add_argument(
         "--dialects",
         default=None,
-        help="closed loop, processes and embeddings: comma-separated subset of ms,seconds,"
+        help="closed loop, processes, embeddings and proxy: comma-separated subset of ms,"
+        "seconds,"
         "none,unknown,"
         "1s-window,neighbour (default: all)",
     )
@@ -117,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         quick_embeddings_setup,
     )
     from aoai_fallbacks._cli.bench.processes import full_processes_setup, quick_processes_setup
+    from aoai_fallbacks._cli.bench.proxy import full_proxy_setup, quick_proxy_setup
     from aoai_fallbacks._cli.bench.report import (
         closed_markdown,
         embeddings_markdown,
@@ -135,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         embeddings = (quick_embeddings_setup if args.quick else full_embeddings_setup)(
             args.requests
         )
+        proxy = (quick_proxy_setup if args.quick else full_proxy_setup)(args.requests)
     except (KeyError, ValueError) as error:
         print(f"aoai-fallbacks bench: {error.args[0]}", file=sys.stderr)
         return 2
@@ -184,6 +192,13 @@ def run(args: argparse.Namespace) -> int:
             }
             for r in pools
         ]
+    if args.workload == "proxy":
+        # unless told otherwise, the quick run compares the capacity on one dialect
+        section, found = _proxy(
+            proxy, dialects[:1] if args.quick and not args.dialects else dialects
+        )
+        sections.append(section)
+        entries += found
     text = "\n".join(sections)
     print()
     print(text)
@@ -292,6 +307,47 @@ def _embeddings(setup: EmbeddingsSetup, dialects: Sequence[Dialect]) -> list[Emb
             _progress(m)
         results.append(result)
     return results
+
+
+def _proxy(setup: ProxySetup, dialects: Sequence[Dialect]) -> tuple[str, list[dict[str, object]]]:
+    """The proxy's hop and the closed loop through it, dialect by dialect: the markdown and
+    the JSON entries (the hop, then one per dialect)."""
+    from aoai_fallbacks._cli.bench.proxy import proxy_markdown, run_proxy
+
+    result = run_proxy(setup, dialects)
+    hop = result.hop
+    print(
+        f"  {hop.proxied_throughput.rate:,.0f} answers/s through the proxy, "
+        f"{hop.direct_throughput.rate:,.0f} direct; {hop.streams.completed}/"
+        f"{hop.streams.asked} streams completed",
+        flush=True,
+    )
+    for pair in result.capacity:
+        for m in pair:
+            _progress(m.run)
+    entries: list[dict[str, object]] = [
+        {
+            "workload": "proxy",
+            "measure": "hop",
+            "sequential": hop.sequential(),
+            "throughput": [asdict(hop.direct_throughput), asdict(hop.proxied_throughput)],
+            "streams": asdict(hop.streams),
+            "load": hop.load,
+            "rates": {"direct": hop.direct_throughput.rate, "proxy": hop.proxied_throughput.rate},
+            "proxy_cpu_per_request": hop.proxied_throughput.proxy_cpu_per_request,
+            "lost": hop.streams.lost,
+        }
+    ]
+    entries += [
+        {
+            "workload": "proxy",
+            "measure": "capacity",
+            "in_process": asdict(local),
+            "proxy": asdict(proxied),
+        }
+        for local, proxied in result.capacity
+    ]
+    return proxy_markdown(setup, result), entries
 
 
 def _progress(m: RunMetrics) -> None:
