@@ -303,7 +303,7 @@ class Proxy:
         if body and _header(headers, b"content-type").partition(b";")[0].strip() in _JSON_TYPES:
             try:
                 document = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
                 return await _answer(send, *wire.bad_json()), None, None
             if (
                 found.names_deployment

@@ -78,7 +78,9 @@ def test_an_sdk_with_a_wrong_key_raises_its_authentication_error(proxy: Running)
         )
 
 
-@pytest.mark.parametrize("body", [b"{not json", b'{"messages": [', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b'{"messages": [', b"\xff\xfe", b"[" * 2_000 + b"]" * 2_000]
+)
 def test_malformed_json_is_400(http: httpx.Client, body: bytes) -> None:
     response = http.post(CLASSIC, content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
