@@ -31,7 +31,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -633,6 +633,8 @@ def build_app(resource: Resource) -> Starlette:
                     response: Response = await handler(request, resource, **options)
                 except _Rejected as rejected:
                     status, body = rejected.status_body
+                except ClientDisconnect:  # gone before its body arrived: no one to answer
+                    return Response(status_code=499)
                 except Exception:
                     _log.exception(
                         "emulator bug answering %s %s", request.method, request.url.path
