@@ -139,7 +139,24 @@ def free_port() -> int:
 
 def test_runs_as_written_on_the_builtin_emulator(tmp_path: Path) -> None:
     """`python examples/flask_chatbot.py` with nothing configured serves from the emulator."""
-    port = free_port()
+    for _ in range(PORT_TRIES):
+        body, output = _run_example(tmp_path, free_port())
+        if body is not None or "Address already in use" not in output:
+            break
+    assert body is not None, f"the example exited early:\n{output}"
+    assert body["backend"] in {"01", "02", "03"}
+    assert body["answer"]
+    assert "serving from the built-in emulator" in output
+    assert '"GET /?query=testing HTTP/1.1" 200' in output
+
+
+PORT_TRIES = 3
+"""Starts of the example: the port a test picks is free when picked, but on a busy machine
+another socket (the example's own emulator binds three) may take it before Flask does."""
+
+
+def _run_example(tmp_path: Path, port: int) -> tuple[Any, str]:
+    """The example's first answer on `port` (None if it exited first), and all it printed."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("AOAI_")}
     environ.update(PORT=str(port), PYTHONUNBUFFERED="1")  # its output must survive terminate()
     process = subprocess.Popen(
@@ -155,18 +172,15 @@ def test_runs_as_written_on_the_builtin_emulator(tmp_path: Path) -> None:
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=30)
-    assert body["backend"] in {"01", "02", "03"}
-    assert body["answer"]
-    assert "serving from the built-in emulator" in output
-    assert '"GET /?query=testing HTTP/1.1" 200' in output
+    return body, output
 
 
 def _get_when_up(url: str, process: subprocess.Popen[str]) -> Any:
-    """The first answer from the example's server, polling until it listens (or dies)."""
+    """The first answer from the example's server, polling until it listens; None if it died."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"the example exited with {process.returncode}")
+            return None
         try:
             with urllib.request.urlopen(url, timeout=10) as response:
                 return json.load(response)
