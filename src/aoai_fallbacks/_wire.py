@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
 REQUEST_ID = "x-request-id"
@@ -91,6 +92,12 @@ def unauthorized() -> tuple[int, dict[str, Any]]:
 def resource_not_found() -> tuple[int, dict[str, Any]]:
     """What Azure answers for an unknown path, or a classic path without `api-version`."""
     return 404, {"error": {"code": "404", "message": "Resource not found"}}
+
+
+def method_not_allowed(allowed: Sequence[str] = ()) -> tuple[int, dict[str, Any]]:
+    """A known path asked with the wrong method; `allowed`, when given, is said too."""
+    message = "Method not allowed" + (f": use {', '.join(allowed)}" if allowed else "")
+    return 405, {"error": {"code": "405", "message": message}}
 
 
 def deployment_not_found() -> tuple[int, dict[str, Any]]:

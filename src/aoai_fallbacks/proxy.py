@@ -288,7 +288,8 @@ class Proxy:
         if found.kind == "refused":
             allowed = [m for m in _METHODS if route(m, path).names_deployment]
             if allowed:  # inference asked with the wrong method; other refusals say why below
-                return await _method_not_allowed(send, method, allowed), None, None
+                allow = [(b"allow", ", ".join(allowed).encode())]
+                return await _answer(send, *wire.method_not_allowed(allowed), allow), None, None
         classic = _CLASSIC.match(path)
         if classic is not None and found.names_deployment:
             refusal = self._refuse_name(classic["name"], found.pool, found.operation)
@@ -509,12 +510,6 @@ async def _answer(
     )
     await send({"type": "http.response.body", "body": content})
     return status
-
-
-async def _method_not_allowed(send: Send, method: str, allowed: list[str]) -> int:
-    message = f"The requested method {method} is not allowed here: use {', '.join(allowed)}."
-    body = {"error": {"code": "405", "message": message}}
-    return await _answer(send, 405, body, [(b"allow", ", ".join(allowed).encode())])
 
 
 def _bad_gateway(error: BaseException) -> tuple[int, dict[str, Any]]:

@@ -651,7 +651,7 @@ def build_app(resource: Resource) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         status, body = wire.resource_not_found()
         if isinstance(exc, HTTPException) and exc.status_code == 405:
-            status, body = 405, {"error": {"code": "405", "message": "Method not allowed"}}
+            status, body = wire.method_not_allowed()
         return _JSON(body, status_code=status, headers={wire.REQUEST_ID: new_id(resource.ids, "")})
 
     routes = [
