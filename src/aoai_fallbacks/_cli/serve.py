@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aoai_fallbacks._cli import positive_int
 from aoai_fallbacks.config import _is_loopback
 from aoai_fallbacks.errors import ConfigError
 
@@ -41,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="read AOAI_* variables from FILE instead of .env (the real environment wins)",
     )
     parser.add_argument(
-        "--workers", type=_positive_int, default=1, help="worker processes (share state via Redis)"
+        "--workers", type=positive_int, default=1, help="worker processes (share state via Redis)"
     )
     parser.add_argument(
         "--grace",
@@ -56,13 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("debug", "info", "warning", "error"),
         help="info logs one line per request (logger aoai_fallbacks.proxy)",
     )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

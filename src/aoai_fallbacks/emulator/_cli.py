@@ -29,18 +29,12 @@ import sys
 import threading
 from contextlib import ExitStack, suppress
 
+from aoai_fallbacks._cli import positive_int
 from aoai_fallbacks._wire import REMAINING_DIALECTS, RETRY_AFTER_DIALECTS
 from aoai_fallbacks.emulator._deployment import DeploymentConfig
 from aoai_fallbacks.emulator._quota import REQUEST_WINDOWS
 
 DEFAULT_DEPLOYMENT = "gpt-35-turbo"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _non_negative_float(text: str) -> float:
@@ -74,7 +68,7 @@ def _embedding_deployment(text: str) -> tuple[str, int | None]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--resources", metavar="N", type=_positive_int, default=1, help="resources to start"
+        "--resources", metavar="N", type=positive_int, default=1, help="resources to start"
     )
     parser.add_argument(
         "--deployment",
@@ -100,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--context-window",
         metavar="TOKENS",
-        type=_positive_int,
+        type=positive_int,
         default=8_192,
         help="largest prompt plus max_tokens a deployment accepts",
     )
