@@ -65,7 +65,7 @@ from aoai_fallbacks.transport import BACKEND_HEADER, WAITED, AsyncBalancingTrans
 if TYPE_CHECKING:
     from aoai_fallbacks._metrics import ProxyMetrics
     from aoai_fallbacks.balancer import Balancer
-    from aoai_fallbacks.config import Pool
+    from aoai_fallbacks.config import Backend, Pool
 
 __all__ = ["DEFAULT_MAX_BODY", "Proxy", "ProxySettings", "from_environment", "load_proxy_settings"]
 
@@ -147,6 +147,15 @@ class ProxySettings:
                 f"AOAI_PROXY_MAX_BODY must be a positive number of bytes, got {self.max_body}"
             )
 
+    def check_against(self, backends: Iterable[Backend]) -> None:
+        """Refuse a client key that is also a backend's: clients would hold Azure's keys."""
+        for backend in backends:
+            if backend.api_key is not None and backend.api_key in self.keys:
+                raise ConfigError(
+                    f"AOAI_PROXY_KEYS holds the key of backend {backend.name}: a client key "
+                    "must never be a backend's, or clients hold Azure's keys"
+                )
+
     def __repr__(self) -> str:
         return (
             f"ProxySettings(keys=<{len(self.keys)} key(s)>, aliases={self.aliases!r}, "
@@ -193,12 +202,7 @@ class Proxy:
 
         self.balancer = balancer
         self.settings = ProxySettings() if settings is None else settings
-        for backend in balancer.backends:
-            if backend.api_key is not None and backend.api_key in self.settings.keys:
-                raise ConfigError(
-                    f"AOAI_PROXY_KEYS holds the key of backend {backend.name}: a client key "
-                    "must never be a backend's, or clients hold Azure's keys"
-                )
+        self.settings.check_against(balancer.backends)
         for key in self.settings.keys:
             register_secret(key)
         self._keys = tuple(key.encode() for key in self.settings.keys)
@@ -206,11 +210,10 @@ class Proxy:
             self.settings.aliases
         )
         """The deployment names clients may send."""
-        self._by_pool: dict[str, frozenset[str]] = {}
-        for backend in balancer.backends:
-            self._by_pool[backend.pool] = self._by_pool.get(backend.pool, frozenset()) | {
-                backend.deployment
-            }
+        self._by_pool = {
+            pool: frozenset(b.deployment for b in balancer.backends if b.pool == pool)
+            for pool in {b.pool for b in balancer.backends}
+        }
         self._transport = AsyncBalancingTransport(balancer)
         self.metrics: ProxyMetrics = ProxyMetrics(balancer)
         self._plain: dict[str, Callable[[Scope, Send], Awaitable[int]]] = {

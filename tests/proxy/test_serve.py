@@ -98,6 +98,18 @@ def test_serving_on_a_public_address_without_keys_is_refused(
     assert "AOAI_PROXY_KEYS is not set" in capsys.readouterr().err
 
 
+def test_a_backend_key_as_a_proxy_key_is_refused_before_serving(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in emulator.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AOAI_PROXY_KEYS", emulator.resources[0].key)
+    assert main(["serve", "--port", str(free_port())]) == 2
+    error = capsys.readouterr().err
+    assert "AOAI_PROXY_KEYS holds the key of backend 01" in error
+    assert emulator.resources[0].key not in error
+
+
 def test_a_missing_env_file_or_a_bad_setting_is_one_clear_line(
     emulator: Emulator,
     monkeypatch: pytest.MonkeyPatch,

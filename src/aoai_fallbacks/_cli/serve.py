@@ -111,9 +111,8 @@ def _check(args: argparse.Namespace) -> None:
     ``.env``) are put in the environment the workers inherit, and they read
     nothing else: a ``.env`` beside an ``--env-file`` adds nothing.
     """
-    from aoai_fallbacks.balancer import Balancer
     from aoai_fallbacks.config import load_backends, load_redis_url, read_environment
-    from aoai_fallbacks.proxy import Proxy, load_proxy_settings
+    from aoai_fallbacks.proxy import load_proxy_settings
 
     if args.env_file is not None and not args.env_file.is_file():
         raise ConfigError(f"--env-file {args.env_file} does not exist")
@@ -127,7 +126,7 @@ def _check(args: argparse.Namespace) -> None:
             "set: anyone could spend the backends' quota. Set AOAI_PROXY_KEYS, or serve on "
             "127.0.0.1"
         )
-    Proxy(Balancer(backends, store=None), settings)  # the checks a worker would make
+    settings.check_against(backends)
     if args.workers > 1 and redis is None:
         logging.getLogger("aoai_fallbacks").warning(
             "%d workers without AOAI_REDIS_URL: each learns the backends' limits alone",
