@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from aoai_fallbacks import Balancer, balanced_chat_model, load_backends
+from aoai_fallbacks._cli.bench.redis_server import free_port
 from aoai_fallbacks.emulator import DeploymentConfig, Emulator, run_emulator
 from aoai_fallbacks.testing import FakeClock
 
@@ -128,13 +128,6 @@ def test_default_model_reads_the_environment(
 
     assert status == 200
     assert body["backend"] in {"01", "02", "03"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_runs_as_written_on_the_builtin_emulator(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 
 import httpx
 import openai
@@ -12,23 +10,13 @@ import pytest
 
 from aoai_fallbacks.emulator import DeploymentConfig
 from aoai_fallbacks.transport import BACKEND_HEADER
+from store._support import eventually
 
 from ._support import API_VERSION, CHAT, KEY, MESSAGES, running_proxy
 
 pytestmark = pytest.mark.integration
 
 CLASSIC = f"/openai/deployments/{CHAT}/chat/completions?api-version={API_VERSION}"
-PATIENCE = 10.0  # seconds a test gives the proxy to notice a client has gone
-
-
-def eventually(condition: Callable[[], bool]) -> bool:
-    """Whether `condition` holds within `PATIENCE`, checked every 10 ms (it usually holds at once)."""
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_a_throttled_backend_is_left_at_once_and_not_asked_again() -> None:
@@ -105,9 +93,11 @@ def test_a_client_that_leaves_frees_its_backend_slot() -> None:
         client = proxy.client(timeout=0.5)
         with pytest.raises(openai.APITimeoutError):
             client.chat.completions.create(model=CHAT, messages=MESSAGES)
-        assert eventually(lambda: proxy.balancer.snapshot()[0].in_flight == 0)
+        eventually(lambda: proxy.balancer.snapshot()[0].in_flight == 0, "the slot is freed")
         assert proxy.balancer.snapshot()[0].state == "available"  # abandoned, not failed
-        assert eventually(lambda: 'code="499"' in httpx.get(f"{proxy.url}/metrics").text)
+        eventually(
+            lambda: 'code="499"' in httpx.get(f"{proxy.url}/metrics").text, "a 499 is counted"
+        )
 
 
 def test_a_client_that_leaves_the_line_frees_its_place() -> None:
@@ -116,7 +106,7 @@ def test_a_client_that_leaves_the_line_frees_its_place() -> None:
         client = proxy.client(timeout=0.5)
         with pytest.raises(openai.APITimeoutError):
             client.chat.completions.create(model=CHAT, messages=MESSAGES)
-        assert eventually(lambda: proxy.balancer.waiting == 0)
+        eventually(lambda: proxy.balancer.waiting == 0, "the place in line is given back")
         status = httpx.get(f"{proxy.url}/status", headers={"api-key": KEY}).json()
         assert status["waiting"] == 0
         assert json.dumps(status).count("cooling") == 1
