@@ -348,8 +348,8 @@ class Proxy:
             except (NoBackendAvailableError, UnroutableError) as error:
                 response = error.response  # a synthetic 429 or 404, its body read
             except (httpx.TransportError, OSError) as error:  # a pinned call's one backend
-                status, body = _bad_gateway(error)
-                response = httpx.Response(status, json=body)
+                code, body = _bad_gateway(error)
+                response = httpx.Response(code, json=body)
             backend = response.headers.get(BACKEND_HEADER)
             waited = response.extensions.get(WAITED)
             status = response.status_code

@@ -41,9 +41,9 @@ Each request is routed first (`aoai_fallbacks._routes`): chat completions
 and Responses are balanced over the chat deployments, embeddings over the
 embedding deployments; a call naming a stored response, a file or a batch
 goes once, unbalanced, to the resource that created it (the balancer
-remembers which, `Balancer.created`, and shares it through the store), as does a new response that continues
-one (``previous_response_id``); a call that creates such an object goes to a
-backend the policy picks. Anything else is refused with `UnroutableError`
+remembers which, `Balancer.created`, and shares it through its store), as
+does a new response that continues one (``previous_response_id``); a call
+that creates such an object goes to a backend the policy picks. Anything else is refused with `UnroutableError`
 before a byte is sent.
 """
 
